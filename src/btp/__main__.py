@@ -1,0 +1,3 @@
+from btp.cli import main
+
+main()

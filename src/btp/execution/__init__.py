@@ -1,0 +1,1 @@
+"""Execution: run programs against tests in a sandbox, per-test outcomes."""

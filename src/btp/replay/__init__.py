@@ -1,0 +1,1 @@
+"""Experience replay: SQLite storage, priorities (P2Value), index samplers, and the Buffer."""
