@@ -1,0 +1,45 @@
+"""The ``btp`` command. Thin: each subcommand parses options, calls one stage, prints.
+
+Subcommands live in their own modules (``cli/<name>_cmd.py``); this module only assembles them.
+Every ``BtpError`` is printed as one line ``btp: error: ...`` with exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from btp.errors import BtpError
+
+app = typer.Typer(
+    name="btp",
+    help="Beam search sampling -> Testing -> Prioritized experience replay for code LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    import importlib
+
+    for name in ("exec_cmd", "buffer_cmd", "tasks_cmd", "models_cmd", "pipeline_cmd"):
+        try:
+            module = importlib.import_module(f"btp.cli.{name}")
+        except ModuleNotFoundError as e:  # a subcommand module not written yet
+            if e.name == f"btp.cli.{name}":
+                continue
+            raise
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except BtpError as e:
+        print(f"btp: error: {e}", file=sys.stderr)
+        sys.exit(2)
