@@ -24,7 +24,7 @@ app = typer.Typer(
 def _register() -> None:
     import importlib
 
-    for name in ("exec_cmd", "buffer_cmd", "tasks_cmd", "models_cmd", "pipeline_cmd"):
+    for name in ("exec_cmd", "buffer_cmd", "tasks_cmd", "models_cmd", "pipeline_cmd", "stages_cmd"):
         try:
             module = importlib.import_module(f"btp.cli.{name}")
         except ModuleNotFoundError as e:  # a subcommand module not written yet

@@ -1,1 +1,1 @@
-"""evaluation stage."""
+"""Evaluation: pass rate, strict accuracy, unbiased pass@k."""

@@ -1,0 +1,26 @@
+"""Evaluate a model on tasks: sample, execute, summarize (pass rate, strict accuracy, pass@k)."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from btp.evaluation.metrics import summarize
+from btp.execution.types import Result
+from btp.sampling.types import Sample, Sampler
+from btp.tasks.types import Task
+
+
+def evaluate(sampler: Sampler, executor, tasks: Sequence[Task], *, n: int = 1, ks: Sequence[int] = (1,),
+             progress: Callable[[int], None] | None = None) -> tuple[dict, dict[str, list[tuple[Sample, Result]]]]:
+    """Return (summary, per-task [(sample, result)]). ``n`` programs per task (greedy when 1)."""
+    per_task: dict[str, list[tuple[Sample, Result]]] = {}
+    by_id = {t.task_id: t for t in tasks}
+    for samples in sampler.sample(tasks, n):
+        task = by_id[samples[0].task_id]
+        results = executor.run(task, [s.program for s in samples])
+        per_task[task.task_id] = list(zip(samples, results))
+        if progress is not None:
+            progress(1)
+    summary = summarize({tid: [r for _, r in pairs] for tid, pairs in per_task.items()},
+                        k=[k for k in ks if k <= n])
+    return summary, per_task
