@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import warnings
 from typing import Iterable
 
 from btp.errors import BtpError
@@ -36,9 +37,16 @@ SPLITS: dict[str, range] = {
 GROUPS = ("base", "challenge")
 
 
+def _parse(code: str) -> ast.Module:
+    """ast.parse without the invalid-escape warnings old MBPP code triggers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        return ast.parse(code)
+
+
 def _called_names(code: str) -> list[str]:
     """Names called as plain functions in ``code``, in source order."""
-    calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    calls = [n for n in ast.walk(_parse(code)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
     calls.sort(key=lambda n: (n.lineno, n.col_offset))
     return [c.func.id for c in calls]
 
@@ -46,7 +54,7 @@ def _called_names(code: str) -> list[str]:
 def _defined(reference: str) -> dict[str, ast.AST]:
     """Top-level functions and classes that the reference solution defines."""
     try:
-        body = ast.parse(reference).body
+        body = _parse(reference).body
     except SyntaxError:
         return {}
     return {n.name: n for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
@@ -75,7 +83,7 @@ def signature_of(name: str, first_test: str, reference: str) -> str:
         if a.kwarg:
             params.append("**" + a.kwarg.arg)
         return f"{name}({', '.join(params)})"
-    calls = [n for n in ast.walk(ast.parse(first_test)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name]
+    calls = [n for n in ast.walk(_parse(first_test)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name]
     arity = len(calls[0].args) if calls else 0
     return f"{name}({', '.join(f'arg{i}' for i in range(arity))})"
 
