@@ -75,7 +75,7 @@ def train(model, tokenizer, source: BatchSource, cfg: TrainConfig, *, log_path: 
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             loss = weighted_loss(logits, batch["labels"], batch["weights"]) / cfg.grad_accum
             loss.backward()
-            total_loss += float(loss)
+            total_loss += float(loss.detach())
             n_tokens += int(batch["attention_mask"].sum())
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip > 0 else None
         opt.step()
