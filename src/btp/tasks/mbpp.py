@@ -104,6 +104,8 @@ def mbpp_task(row: Row, groups: tuple[str, ...]) -> Task:
     """One MBPP row (original or sanitized format) -> Task."""
     obj = row.obj
     with row_errors(row.where):
+        if not str(obj["task_id"]).strip().isdigit():
+            raise ValueError(f"task_id must be an integer, got {obj['task_id']!r}")
         num = int(obj["task_id"])
         text = obj["text"] if "text" in obj else obj["prompt"]
         reference = _unix(str(obj["code"]))
