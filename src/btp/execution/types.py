@@ -19,10 +19,15 @@ class Outcome(str, Enum):
 
 @dataclass(frozen=True)
 class Result:
-    """Per-test outcomes of one program; ``seconds`` is wall time spent on it."""
+    """Per-test outcomes of one program; ``seconds`` is wall time spent on it.
+
+    ``flaky`` is True when a timed-out program was retried and the retry's verdicts differed
+    (``ExecConfig.retry_timeouts``); the retry's outcomes are the ones kept.
+    """
 
     outcomes: tuple[Outcome, ...]
     seconds: float = 0.0
+    flaky: bool = False
 
     @property
     def passed(self) -> int:
@@ -37,7 +42,7 @@ class Result:
         return self.passed / self.total if self.outcomes else 0.0
 
     def to_json(self, task_id: str, program_id: str) -> dict:
-        return {
+        out = {
             "task_id": task_id,
             "program_id": program_id,
             "passed": self.passed,
@@ -46,3 +51,6 @@ class Result:
             "outcomes": [o.value for o in self.outcomes],
             "seconds": round(self.seconds, 6),
         }
+        if self.flaky:
+            out["flaky"] = True  # only present when set, so existing consumers see no change
+        return out

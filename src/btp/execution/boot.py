@@ -1,0 +1,163 @@
+"""Start one sandboxed worker: ``python -m btp.execution.boot SPEC_JSON`` (run by ``worker.Worker``).
+
+Steps, in this order (see docs/SANDBOX.md):
+
+1. ``unshare`` new user, mount, network, IPC, UTS and PID namespaces.
+2. Handshake with the host, which writes our uid/gid maps: inside uid 0 is outside uid 65534
+   (nobody) when the host runs as root, else the host user's own uid.
+3. Open every directory we will expose (Python, the venv, /usr, /etc, ...) while we may still
+   traverse the host's paths, then become uid 0 of the namespace (so an unprivileged user outside).
+4. Build a new root on a tmpfs: read-only bind mounts of those directories, a few device nodes,
+   a size-limited tmpfs on /tmp.
+5. Fork the zygote: PID 1 of the new PID namespace. It mounts /proc, pivots into the new root,
+   detaches the old one, makes / read-only, and serves requests on stdin/stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+from btp.execution import linux
+
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def _fail(message: str) -> None:
+    os.write(1, f"E {message}\n".encode())
+    os._exit(3)
+
+
+def exposed_paths() -> list[str]:
+    """System directories plus every directory Python imports from; nested ones dropped."""
+    wanted = list(SYSTEM_DIRS)
+    for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]:
+        if p and os.path.isabs(p) and os.path.isdir(p) and os.path.realpath(p) != "/":
+            wanted.append(os.path.realpath(p))
+    out: list[str] = []
+    for p in sorted(set(wanted), key=len):
+        if not os.path.lexists(p):
+            continue
+        if any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+            continue
+        out.append(p)
+    return out
+
+
+def _submounts(target: str) -> list[str]:
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp.startswith(target.rstrip("/") + "/"):
+                points.append(mp)
+    return points
+
+
+def _bind_readonly(fd: int, target: str) -> None:
+    linux.mount(f"/proc/self/fd/{fd}", target, None, linux.MS_BIND | linux.MS_REC)
+    for mp in [target, *_submounts(target)]:
+        try:
+            linux.mount(None, mp, None, linux.readonly_flags(mp))
+        except OSError:
+            if mp == target:
+                raise
+
+
+def build_root(root: str, disk_mb: int) -> None:
+    """Populate the new root (a fresh tmpfs on ``root``)."""
+    paths = exposed_paths()
+    opened = {}
+    for p in paths:
+        if not os.path.islink(p):
+            opened[p] = os.open(p, os.O_PATH)
+    dev_fds = {d: os.open(f"/dev/{d}", os.O_PATH) for d in DEVICES if os.path.exists(f"/dev/{d}")}
+
+    if os.getuid() != 0:
+        try:
+            os.setgroups([])
+        except OSError:
+            pass  # setgroups is denied in an unprivileged user namespace; nothing to drop
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    linux.mount("btp-root", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755,size=16m")
+    for p in paths:
+        dst = root + p
+        if os.path.islink(p):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.symlink(os.readlink(p), dst)
+            continue
+        os.makedirs(dst, exist_ok=True)
+        _bind_readonly(opened[p], dst)
+        os.close(opened[p])
+    os.makedirs(root + "/dev", exist_ok=True)
+    for name, fd in dev_fds.items():
+        open(f"{root}/dev/{name}", "w").close()
+        linux.mount(f"/proc/self/fd/{fd}", f"{root}/dev/{name}", None, linux.MS_BIND)
+        os.close(fd)
+    for name, dest in (("shm", "/tmp"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                       ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(dest, f"{root}/dev/{name}")
+    for d in ("/proc", "/tmp", "/root"):
+        os.makedirs(root + d, exist_ok=True)
+    mount_scratch(root + "/tmp", disk_mb)
+
+
+def mount_scratch(path: str, disk_mb: int) -> None:
+    """A fresh size-limited tmpfs: the only writable place a program sees."""
+    linux.mount("btp-scratch", path, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
+                f"mode=1777,size={int(disk_mb)}m,nr_inodes=4096")
+
+
+def enter_root(root: str) -> None:
+    """In the zygote (PID 1): mount /proc for our PID namespace, pivot, drop the old root."""
+    linux.mount("proc", root + "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.umount2(".", linux.MNT_DETACH)
+    os.chdir("/")
+    linux.mount(None, "/", None, linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+
+
+def main() -> None:
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    spec = json.loads(sys.argv[1])
+    flags = (linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC
+             | linux.CLONE_NEWUTS | linux.CLONE_NEWPID)
+    try:
+        linux.unshare(flags)
+    except OSError as e:
+        _fail(f"cannot create user/mount/network/PID namespaces ({e}); unprivileged user "
+              f"namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, "
+              f"user.max_user_namespaces, or an AppArmor userns restriction)")
+    os.write(1, b"U\n")  # host: write our uid/gid maps now
+    if sys.stdin.buffer.readline().strip() != b"G":
+        os._exit(3)
+    try:
+        build_root(spec["root"], spec["disk_mb"])
+    except OSError as e:
+        _fail(f"cannot build the sandbox filesystem: {e}")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+            enter_root(spec["root"])
+        except OSError as e:
+            _fail(f"cannot enter the sandbox root: {e}")
+        from btp.execution.zygote import serve
+
+        serve(spec)
+        os._exit(0)
+    os.close(0)
+    os.close(1)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+if __name__ == "__main__":
+    main()

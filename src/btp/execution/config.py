@@ -1,0 +1,77 @@
+"""ExecConfig: every knob of the execution stage, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from btp.errors import BtpError
+
+# Imported once in each warm worker so programs that use them start fast. Importing in the worker
+# happens before any limit applies; a name that fails to import is skipped.
+DEFAULT_PRELOAD = (
+    "array", "bisect", "collections", "copy", "dataclasses", "datetime", "decimal", "fractions",
+    "functools", "hashlib", "heapq", "itertools", "json", "math", "operator", "random", "re",
+    "statistics", "string", "typing", "numpy",
+)
+
+Checker = Callable[[str, str, str], bool]  # (stdin, expected stdout, actual stdout) -> correct?
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """How programs are run and judged.
+
+    workers: warm sandboxed worker processes (parallel programs).
+    timeout: CPU seconds per program (all of its tests together). A wall-clock backstop of
+        ``timeout * wall_factor + 1`` seconds catches programs that sleep or block.
+    memory_mb: data-segment limit (RLIMIT_DATA) per process: heap and anonymous mappings, so
+        numpy's large virtual reservations do not count, but what a program allocates does.
+    profile: stdout comparison for stdio tests: a name from ``compare.PROFILES``
+        ("whitespace" default, "lines", "exact", "float") or a checker callable
+        ``(stdin, expected, actual) -> bool`` for problems with several right answers.
+    cache: reuse results for a (normalized program, tests, limits) already run by this executor.
+    float_tol: absolute/relative tolerance of the "float" profile.
+    retry_timeouts: run a program that timed out once more; if the verdicts differ the second
+        run's are kept and ``Result.flaky`` is set.
+    disk_mb: size of the program's scratch tmpfs (/tmp); fsize_mb: largest file it may write.
+    max_output_mb: stdout kept per test; more is a failed test.
+    max_processes: processes and threads a program may have at once.
+    preload: modules each worker imports before forking programs.
+    """
+
+    workers: int = 2
+    timeout: float = 5.0
+    memory_mb: int = 1024
+    profile: Union[str, Checker] = "whitespace"
+    cache: bool = True
+    float_tol: float = 1e-6
+    wall_factor: float = 3.0
+    retry_timeouts: bool = False
+    disk_mb: int = 64
+    fsize_mb: int = 32
+    max_output_mb: int = 16
+    max_processes: int = 32
+    preload: tuple[str, ...] = DEFAULT_PRELOAD
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise BtpError(f"workers must be a positive integer, got {self.workers!r}")
+        if not self.timeout > 0:
+            raise BtpError(f"timeout must be positive CPU seconds, got {self.timeout!r}")
+        if not isinstance(self.memory_mb, int) or self.memory_mb < 64:
+            raise BtpError(f"memory_mb must be an integer >= 64, got {self.memory_mb!r}")
+        if not self.wall_factor >= 1:
+            raise BtpError(f"wall_factor must be >= 1, got {self.wall_factor!r}")
+        for name in ("disk_mb", "fsize_mb", "max_output_mb", "max_processes"):
+            if getattr(self, name) < 1:
+                raise BtpError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.float_tol >= 0:
+            raise BtpError(f"float_tol must be >= 0, got {self.float_tol!r}")
+        from btp.execution.compare import resolve_profile
+
+        resolve_profile(self.profile, self.float_tol)  # unknown names fail here, not mid-run
+
+    @property
+    def wall(self) -> float:
+        return self.timeout * self.wall_factor + 1.0

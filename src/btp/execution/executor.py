@@ -1,0 +1,146 @@
+"""Executor: the execution stage's public entry point (warm sandboxed workers + result cache)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+from typing import Callable, Iterable, Sequence
+
+from btp.execution.compare import resolve_profile, verdict
+from btp.execution.config import ExecConfig
+from btp.execution.types import Outcome, Result
+from btp.execution.worker import Worker, WorkerDied
+from btp.tasks.types import Task
+
+Progress = Callable[[int], None]
+
+
+def normalize_program(program: str) -> str:
+    """Trailing whitespace per line and blank edges removed (the replay buffer's program identity)."""
+    return "\n".join(line.rstrip() for line in program.strip().splitlines())
+
+
+def cache_key(task: Task, program: str, cfg: ExecConfig) -> str:
+    """Everything the raw results depend on: program, setup, entry point, tests and limits."""
+    parts = [normalize_program(program), task.setup or "", task.entry_point or "", task.tests_json(),
+             json.dumps([cfg.timeout, cfg.wall_factor, cfg.memory_mb, cfg.disk_mb, cfg.fsize_mb,
+                         cfg.max_output_mb, cfg.max_processes, list(cfg.preload)])]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Executor:
+    """Runs programs against task tests in sandboxed warm workers. Use as a context manager.
+
+    ``run(task, programs)`` and ``run_batch(pairs)`` return one Result per program, in order.
+    Identical programs (after normalization) for the same tests run once.
+    """
+
+    def __init__(self, config: ExecConfig | None = None) -> None:
+        self.config = config or ExecConfig()
+        self._checker = resolve_profile(self.config.profile, self.config.float_tol)
+        self._workers: list[Worker] = []
+        self._cache: dict[str, tuple[list, float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "Executor":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the workers (done lazily by the first run otherwise)."""
+        try:
+            while len(self._workers) < self.config.workers:
+                self._workers.append(Worker(self.config))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.close()
+        self._workers = []
+
+    def run(self, task: Task, programs: Sequence[str], progress: Progress | None = None) -> list[Result]:
+        return self.run_batch([(task, p) for p in programs], progress=progress)
+
+    def run_batch(self, pairs: Iterable[tuple[Task, str]], progress: Progress | None = None) -> list[Result]:
+        """Run every (task, program); parallel over workers; ``progress(n)`` as results arrive."""
+        pairs = list(pairs)
+        keys = [cache_key(t, p, self.config) for t, p in pairs]
+        raw: dict[str, tuple[list, float, bool]] = {}
+        todo: dict[str, tuple[Task, str]] = {}
+        for key, pair in zip(keys, pairs):
+            if self.config.cache and key in self._cache:
+                raw[key] = self._cache[key]
+            elif key not in todo:
+                todo[key] = pair
+        waiting: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            waiting.setdefault(key, []).append(i)
+        if progress and raw:
+            progress(sum(len(waiting[k]) for k in raw))
+        if todo:
+            self.start()
+            for key, value in self._run_parallel(todo):
+                raw[key] = value
+                if self.config.cache:
+                    self._cache[key] = value
+                if progress:
+                    progress(len(waiting[key]))
+        return [self._result(task, raw[key]) for (task, _), key in zip(pairs, keys)]
+
+    def _result(self, task: Task, value: tuple[list, float, bool]) -> Result:
+        results, seconds, flaky = value
+        outcomes = tuple(verdict(t, r, self._checker) for t, r in zip(task.tests, results))
+        return Result(outcomes=outcomes, seconds=seconds, flaky=flaky)
+
+    def _run_parallel(self, todo: dict[str, tuple[Task, str]]):
+        jobs: queue.Queue = queue.Queue()
+        for item in todo.items():
+            jobs.put(item)
+        done: queue.Queue = queue.Queue()
+
+        def serve(worker: Worker) -> None:
+            while True:
+                try:
+                    key, (task, program) = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put((key, self._run_one(worker, task, program)))
+                except BaseException as e:  # noqa: BLE001 - surfaced in the caller's thread
+                    done.put((key, e))
+
+        threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in self._workers]
+        for t in threads:
+            t.start()
+        for _ in range(len(todo)):
+            key, value = done.get()
+            if isinstance(value, BaseException):
+                raise value
+            yield key, value
+        for t in threads:
+            t.join()
+
+    def _run_one(self, worker: Worker, task: Task, program: str) -> tuple[list, float, bool]:
+        first = self._attempt(worker, task, program)
+        if not (self.config.retry_timeouts and any(r == ["timeout"] for r in first[0])):
+            return first
+        second = self._attempt(worker, task, program)
+        return second[0], second[1], second[0] != first[0]
+
+    def _attempt(self, worker: Worker, task: Task, program: str) -> tuple[list, float, bool]:
+        n = len(task.tests)
+        try:
+            resp = worker.run(task, program)
+        except WorkerDied:
+            return [[Outcome.ERROR.value]] * n, 0.0, False
+        raw = resp.get("raw")
+        if not isinstance(raw, list) or len(raw) != n or not all(isinstance(r, list) and r for r in raw):
+            return [[Outcome.ERROR.value]] * n, 0.0, False
+        return raw, float(resp.get("seconds", 0.0)), False

@@ -1,0 +1,85 @@
+"""Length-prefixed JSON frames over raw pipe file descriptors.
+
+Used on both channels: host <-> sandbox worker, and worker <-> program process. Frames are JSON
+(never pickle) because the reading side must treat the other side's bytes as untrusted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 256 * 1024 * 1024
+
+
+class FrameError(Exception):
+    """The peer sent bytes that are not a well-formed frame."""
+
+
+def encode(obj) -> bytes:
+    data = json.dumps(obj, separators=(",", ":")).encode("ascii")
+    return _HEADER.pack(len(data)) + data
+
+
+def send(fd: int, obj) -> None:
+    """Write one frame; raises OSError (e.g. EPIPE) if the reader is gone."""
+    view = memoryview(encode(obj))
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class Reader:
+    """Reads frames from ``fd``; keeps partial data between calls."""
+
+    def __init__(self, fd: int, max_frame: int = MAX_FRAME) -> None:
+        self.fd = fd
+        self.max_frame = max_frame
+        self.buf = bytearray()
+        self.eof = False
+
+    def feed(self) -> bool:
+        """One read(2); returns False at end of file."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def pop(self):
+        """A complete frame from the buffer, or None when none is complete yet."""
+        if len(self.buf) < 4:
+            return None
+        (size,) = _HEADER.unpack_from(self.buf)
+        if size > self.max_frame:
+            raise FrameError(f"frame of {size} bytes exceeds {self.max_frame}")
+        if len(self.buf) < 4 + size:
+            return None
+        data = bytes(self.buf[4:4 + size])
+        del self.buf[:4 + size]
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise FrameError(f"bad frame: {e}") from None
+
+    def read(self, deadline: float | None = None):
+        """Block for the next frame. None at EOF; TimeoutError past ``deadline`` (monotonic)."""
+        while True:
+            frame = self.pop()
+            if frame is not None:
+                return frame
+            if self.eof:
+                return None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no frame before deadline")
+                ready, _, _ = select.select([self.fd], [], [], left)
+                if not ready:
+                    continue
+            self.feed()

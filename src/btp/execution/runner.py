@@ -1,0 +1,180 @@
+"""The program process: forked by the zygote, runs one untrusted program and its tests.
+
+It never sees an expected output: the zygote sends one test at a time (assert code, call
+arguments, or stdin), each with a fresh random nonce, and this process answers with a frame
+``[nonce, status, payload]``. Comparison against expected values happens in the host.
+Statuses: "ok" (program loaded), "pass", "fail", "error", "memory", "value" (payload: JSON of the
+return value), "done" (stdio run finished; the output went down the stdout pipe).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import math
+import os
+import resource
+import signal
+import sys
+import threading
+
+from btp.execution import linux
+from btp.execution.protocol import Reader, send
+
+CMD_FD, RES_FD = 3, 4
+
+
+def _isolate_fds(cmd_r: int, res_w: int, out_w: int) -> None:
+    high = [os.dup(fd) for fd in (cmd_r, res_w, out_w)]
+    devnull = os.open("/dev/null", os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(high[2], 1)
+    os.dup2(devnull, 2)
+    os.dup2(high[0], CMD_FD)
+    os.dup2(high[1], RES_FD)
+    os.closerange(RES_FD + 1, 1 << 16)
+    os.set_inheritable(CMD_FD, False)
+    os.set_inheritable(RES_FD, False)
+
+
+def _set_limits(h: dict) -> None:
+    cpu = float(h["cpu"])
+    hard_cpu = int(math.ceil(cpu)) + 1
+    mb = 1024 * 1024
+    limits = [
+        (resource.RLIMIT_CPU, hard_cpu, hard_cpu + 1),
+        (resource.RLIMIT_DATA, h["memory_mb"] * mb, h["memory_mb"] * mb),
+        (resource.RLIMIT_STACK, min(h["memory_mb"], 256) * mb, min(h["memory_mb"], 256) * mb),
+        (resource.RLIMIT_FSIZE, h["fsize_mb"] * mb, h["fsize_mb"] * mb),
+        (resource.RLIMIT_NPROC, h["nproc"], h["nproc"]),
+        (resource.RLIMIT_NOFILE, 256, 256),
+        (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_MEMLOCK, 0, 0),
+        (resource.RLIMIT_MSGQUEUE, 0, 0),
+    ]
+    for res, soft, hard in limits:
+        resource.setrlimit(res, (soft, hard))
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)  # precise CPU limit: killed at `cpu` seconds
+    signal.setitimer(signal.ITIMER_PROF, max(cpu, 0.01))
+
+
+def _status(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, AssertionError):
+        return "fail"
+    return "error"
+
+
+def _entry(ns: dict, name: str | None):
+    """The entry point: a top-level callable, or a method of LeetCode-style ``class Solution``."""
+    if not name:
+        return None
+    fn = ns.get(name)
+    if callable(fn):
+        return fn
+    sol = ns.get("Solution")
+    if isinstance(sol, type) and callable(getattr(sol, name, None)):
+        return lambda *a: getattr(sol(), name)(*a)
+    raise NameError(f"entry point {name!r} is not defined")
+
+
+def _join_threads() -> None:
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and not t.daemon:
+            t.join()
+
+
+def _run_stdio(code, setup, stdin_text: str) -> str:
+    mfd = os.memfd_create("stdin")
+    os.write(mfd, stdin_text.encode("utf-8", "surrogateescape"))
+    os.lseek(mfd, 0, os.SEEK_SET)
+    os.dup2(mfd, 0)
+    os.close(mfd)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    sys.stdout = out
+    ns = {"__name__": "__main__", "__builtins__": builtins}
+    status = "done"
+    try:
+        if setup is not None:
+            exec(setup, ns)
+        exec(code, ns)
+        _join_threads()
+    except SystemExit as e:
+        status = "done" if e.code in (None, 0) else "error"
+    except BaseException as e:  # noqa: BLE001 - any failure of untrusted code is a verdict
+        status = _status(e)
+        status = "error" if status == "fail" else status
+    for stream in {id(out): out, id(sys.stdout): sys.stdout}.values():
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    return status
+
+
+def _run_test(kind: str, payload, ns: dict, fn, code, setup):
+    try:
+        if kind == "assert":
+            exec(compile(payload, "<test>", "exec"), ns)
+            return ["pass"]
+        if kind == "call":
+            value = fn(*payload)
+            try:
+                return ["value", json.dumps(value)]
+            except (TypeError, ValueError, RecursionError):
+                return ["fail"]  # not JSON-representable: cannot equal a JSON expected value
+        return [_run_stdio(code, setup, payload)]
+    except SystemExit:
+        return ["error"]  # sys.exit inside a test is never a pass
+    except BaseException as e:  # noqa: BLE001
+        return [_status(e)]
+
+
+def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
+    """Body of the forked program process; never returns."""
+    try:
+        _isolate_fds(cmd_r, res_w, out_w)
+        linux.drop_all_capabilities()
+        os.chdir("/tmp")
+        reader = Reader(CMD_FD)
+        head = reader.read()
+        if head is None:
+            os._exit(0)
+        _set_limits(head)
+        import random
+
+        random.seed(0)
+        nonce = head["nonce"]
+        program, setup = head["program"], head["setup"]
+    except BaseException:  # noqa: BLE001 - harness failure before user code: report nothing
+        os._exit(70)
+    ns = {"__name__": "__btp_program__", "__builtins__": builtins}
+    fn = code = setup_code = None
+    try:
+        code = compile(program, "<program>", "exec")
+        setup_code = compile(setup, "<setup>", "exec") if setup else None
+        if head["load"]:
+            if setup_code is not None:
+                exec(setup_code, ns)
+            exec(code, ns)
+            fn = _entry(ns, head["entry_point"])
+            if fn is not None:
+                ns["candidate"] = fn
+        reply = ["ok"]
+    except SystemExit:
+        reply = ["error"]
+    except BaseException as e:  # noqa: BLE001
+        reply = [_status(e)]
+        reply = ["error"] if reply == ["fail"] else reply
+    send(RES_FD, [nonce, *reply])
+    if reply != ["ok"]:
+        os._exit(0)
+    while True:
+        cmd = reader.read()
+        if cmd is None:
+            os._exit(0)
+        out = _run_test(cmd["kind"], cmd["payload"], ns, fn, code, setup_code)
+        send(RES_FD, [cmd["nonce"], *out])

@@ -1,0 +1,156 @@
+"""Host-side handle of one sandboxed worker (boot process + zygote), speaking frames over pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import btp
+from btp.errors import BtpError
+from btp.execution.config import ExecConfig
+from btp.execution.protocol import FrameError, Reader, send
+from btp.tasks.types import AssertTest, CallTest, Task
+
+SANDBOX_UID = 65534  # outside uid of a sandbox started by root: nobody
+
+
+class WorkerDied(Exception):
+    """The worker stopped answering (it is restarted; the program gets error outcomes)."""
+
+
+def _env() -> dict:
+    src = os.path.dirname(os.path.dirname(os.path.abspath(btp.__file__)))
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp",
+        "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": src,
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    }
+
+
+def _write_maps(pid: int) -> None:
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:
+        uid_map, gid_map = f"0 {SANDBOX_UID} 1\n", f"0 {SANDBOX_UID} 1\n"
+    else:
+        with open(f"/proc/{pid}/setgroups", "w") as f:
+            f.write("deny")
+        uid_map, gid_map = f"0 {uid} 1\n", f"0 {gid} 1\n"
+    with open(f"/proc/{pid}/uid_map", "w") as f:
+        f.write(uid_map)
+    with open(f"/proc/{pid}/gid_map", "w") as f:
+        f.write(gid_map)
+
+
+def encode_tests(task: Task) -> list:
+    """What the sandbox gets of each test: never an expected output."""
+    out = []
+    for t in task.tests:
+        if isinstance(t, AssertTest):
+            out.append(["assert", t.code])
+        elif isinstance(t, CallTest):
+            out.append(["call", list(t.args)])
+        else:
+            out.append(["stdio", t.input])
+    return out
+
+
+class Worker:
+    """One warm sandbox. ``run`` is not thread-safe: one caller at a time."""
+
+    def __init__(self, cfg: ExecConfig) -> None:
+        self.cfg = cfg
+        self.proc: subprocess.Popen | None = None
+        self.root: str | None = None
+        self._next_id = 0
+        self.start()
+
+    def start(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="btp-sandbox-")
+        os.chmod(self.root, 0o755)
+        spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload)}
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "btp.execution.boot", json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=_env(), cwd="/", close_fds=True, bufsize=0,
+        )
+        self.reader = Reader(self.proc.stdout.fileno())
+        line = self.proc.stdout.readline()
+        if line.strip() != b"U":
+            self._fail_start(line)
+        try:
+            _write_maps(self.proc.pid)
+        except OSError as e:
+            self.close()
+            raise BtpError(f"cannot set up the sandbox's user namespace ids: {e}") from None
+        self.proc.stdin.write(b"G\n")
+        # the zygote's first frame says it is ready; boot errors arrive as an "E ..." line instead
+        head = self.proc.stdout.read(1) or b""
+        if head == b"E":
+            self._fail_start(head + self.proc.stdout.readline())
+        self.reader.buf += head
+        try:
+            ready = self.reader.read(time.monotonic() + 120)
+        except (TimeoutError, FrameError):
+            ready = None
+        if not ready:
+            self._fail_start(b"")
+
+    def _fail_start(self, line: bytes) -> None:
+        msg = line.decode(errors="replace").strip()
+        if msg.startswith("E "):
+            msg = msg[2:]
+        else:
+            self._stderr.seek(0)
+            err = self._stderr.read().decode(errors="replace").strip().splitlines()
+            msg = f"sandbox worker failed to start ({err[-1] if err else 'no message'})"
+        self.close()
+        raise BtpError(f"execution sandbox: {msg}")
+
+    def run(self, task: Task, program: str) -> dict:
+        """Raw results of one program: ``{"raw": [[status, ...], ...], "seconds", "cpu"}``."""
+        cfg = self.cfg
+        self._next_id += 1
+        req = {
+            "id": self._next_id, "program": program, "setup": task.setup or "",
+            "entry_point": task.entry_point, "tests": encode_tests(task),
+            "timeout": cfg.timeout, "wall": cfg.wall, "memory_mb": cfg.memory_mb,
+            "fsize_mb": cfg.fsize_mb, "nproc": cfg.max_processes + 2,
+            "max_output": cfg.max_output_mb * 1024 * 1024,
+        }
+        try:
+            send(self.proc.stdin.fileno(), req)
+            resp = self.reader.read(time.monotonic() + cfg.wall + 30)
+        except (OSError, TimeoutError, FrameError) as e:
+            self.restart()
+            raise WorkerDied(str(e)) from None
+        if not isinstance(resp, dict) or resp.get("id") != req["id"]:
+            self.restart()
+            raise WorkerDied("worker gave no answer")
+        return resp
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None

@@ -1,0 +1,276 @@
+"""The zygote: PID 1 of a worker's PID namespace. Warm (modules pre-imported), never runs user code.
+
+For each request from the host it hands the program to a pre-forked program process
+(``runner.runner_main``), feeds tests one at a time with fresh nonces, watches CPU, memory and
+wall time, then kills every other process in the namespace (``kill(-1, SIGKILL)`` from PID 1),
+reaps them, replaces /tmp with an empty tmpfs, and only then replies to the host.
+
+As PID 1 it cannot be killed by programs: the kernel drops signals from inside the namespace to
+PID 1 unless PID 1 installed a handler, and it installs none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import select
+import signal
+import time
+
+from btp.execution import boot, linux
+from btp.execution.protocol import FrameError, Reader, send
+
+TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
+
+
+class Child:
+    """One forked program process and the zygote's ends of its three pipes."""
+
+    def __init__(self) -> None:
+        cmd_r, self.cmd_w = os.pipe()
+        self.res_r, res_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            from btp.execution.runner import runner_main
+
+            runner_main(cmd_r, res_w, out_w)
+            os._exit(70)
+        for fd in (cmd_r, res_w, out_w):
+            os.close(fd)
+        os.set_blocking(self.out_r, False)
+        self.pidfd = os.pidfd_open(self.pid)
+        self.reader = Reader(self.res_r)
+        self.out = bytearray()
+        self.overflow = False
+        self.out_eof = False
+        self.status: int | None = None
+        self.rusage = None
+
+    def drain(self, cap: int) -> None:
+        while True:
+            try:
+                chunk = os.read(self.out_r, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.out_eof = True
+                return
+            if len(self.out) + len(chunk) > cap:
+                self.overflow = True
+            else:
+                self.out += chunk
+
+    def take_output(self, cap: int) -> tuple[str, bool]:
+        self.drain(cap)
+        text = self.out.decode("utf-8", "surrogateescape")
+        overflow = self.overflow
+        self.out, self.overflow = bytearray(), False
+        return text, overflow
+
+    def reap(self) -> None:
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, self.status, self.rusage = os.wait4(self.pid, 0)
+
+    def cpu(self) -> float:
+        return 0.0 if self.rusage is None else self.rusage.ru_utime + self.rusage.ru_stime
+
+    def close(self) -> None:
+        for fd in (self.cmd_w, self.res_r, self.out_r, self.pidfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Death(Exception):
+    """The program process stopped answering; ``outcome`` is what unfinished tests get."""
+
+    def __init__(self, outcome: str) -> None:
+        self.outcome = outcome
+
+
+def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
+    """The next frame from ``child`` carrying ``nonce``; raises Death on anything else."""
+    dead = False
+    while True:
+        try:
+            frame = child.reader.pop()
+        except FrameError:
+            raise Death("error") from None
+        if frame is not None:
+            if not (isinstance(frame, list) and len(frame) >= 2 and frame[0] == nonce):
+                raise Death("error")  # forged or corrupted result channel
+            return frame[1:]
+        if dead or (child.reader.eof and child.out_eof):
+            raise Death("dead")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Death("timeout")
+        fds = [child.pidfd] + [fd for fd, eof in ((child.out_r, child.out_eof),
+                                                  (child.res_r, child.reader.eof)) if not eof]
+        ready, _, _ = select.select(fds, [], [], left)
+        if child.out_r in ready:
+            child.drain(cap)
+        if child.res_r in ready:
+            child.reader.feed()
+        if child.pidfd in ready:  # exited: collect what it wrote before dying, then give up
+            child.drain(cap)
+            while not child.reader.eof and _readable(child.res_r) and child.reader.feed():
+                pass
+            dead = True
+
+
+def _readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _death_outcome(child: Child, req: dict, budget: float, error: Death | OSError) -> str:
+    """Why the program process stopped: timeout, memory, error, or exit0 (exited with status 0)."""
+    child.reap()
+    if isinstance(error, Death) and error.outcome in ("timeout", "error"):
+        return error.outcome  # wall-clock backstop, or a forged/corrupted channel
+    st = child.status
+    if os.WIFSIGNALED(st):
+        sig = os.WTERMSIG(st)
+        if sig in TIMEOUT_SIGNALS or (sig == signal.SIGKILL and child.cpu() >= budget - 0.05):
+            return "timeout"
+    if child.rusage.ru_maxrss * 1024 >= 0.9 * req["memory_mb"] * 1024 * 1024:
+        return "memory"
+    if os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0:
+        return "exit0"
+    return "error"
+
+
+def _reply_to_raw(kind: str, reply: list, child: Child, cap: int) -> list:
+    if kind == "stdio" and reply[0] == "done":
+        text, overflow = child.take_output(cap)
+        return ["fail"] if overflow else ["stdout", text]
+    if kind == "call" and reply[0] == "value" and len(reply) == 2 and isinstance(reply[1], str):
+        return ["value", reply[1]]
+    if reply[0] in ("fail", "error", "memory") or (kind == "assert" and reply[0] == "pass"):
+        return [reply[0]]
+    raise Death("error")  # a status this kind of test cannot produce
+
+
+class _Run:
+    """State of one request: which test is next, and the raw results so far."""
+
+    def __init__(self, req: dict) -> None:
+        self.req = req
+        self.tests = req["tests"]
+        self.n = len(self.tests)
+        self.raw: list = [None] * self.n
+        self.i = 0
+        self.cap = req["max_output"]
+
+    def drive(self, child: Child, budget: float, deadline: float) -> None:
+        req = self.req
+        nonce = secrets.token_hex(16)
+        send(child.cmd_w, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
+                           "entry_point": req["entry_point"], "cpu": max(budget, 0.01),
+                           "memory_mb": req["memory_mb"], "fsize_mb": req["fsize_mb"],
+                           "nproc": req["nproc"],
+                           "load": any(k != "stdio" for k, _ in self.tests)})
+        reply = _await(child, nonce, deadline, self.cap)
+        if reply[0] != "ok":
+            out = reply[0] if reply[0] == "memory" else "error"
+            self.raw[self.i:] = [[out]] * (self.n - self.i)
+            self.i = self.n
+            return
+        while self.i < self.n:
+            kind, payload = self.tests[self.i]
+            nonce = secrets.token_hex(16)
+            child.take_output(self.cap)
+            send(child.cmd_w, {"nonce": nonce, "kind": kind, "payload": payload})
+            reply = _await(child, nonce, deadline, self.cap)
+            self.raw[self.i] = _reply_to_raw(kind, reply, child, self.cap)
+            self.i += 1
+
+
+def run_request(req: dict, child: Child | None) -> dict:
+    """Run one program on its tests; returns the raw per-test results for the host.
+
+    Unfinished tests of a program that dies get the cause (timeout, memory, error). Stdio tests
+    are independent runs, so after a death that is not a timeout the next one gets a fresh process.
+    """
+    run = _Run(req)
+    started = time.monotonic()
+    deadline = started + req["wall"]
+    budget = float(req["timeout"])
+    cpu = 0.0
+    while run.i < run.n:
+        child = child or Child()
+        try:
+            run.drive(child, budget, deadline)
+        except (Death, OSError) as e:
+            cause = _death_outcome(child, req, budget, e)
+            i = run.i
+            if i < run.n and run.tests[i][0] == "stdio" and cause != "timeout":
+                if cause == "exit0":  # os._exit(0) after printing: judge what it printed
+                    text, overflow = child.take_output(run.cap)
+                    run.raw[i] = ["fail"] if overflow else ["stdout", text]
+                else:
+                    run.raw[i] = [cause]
+                run.i += 1
+            else:
+                run.raw[i:] = [["error" if cause == "exit0" else cause]] * (run.n - i)
+                run.i = run.n
+        child.reap()
+        cpu += child.cpu()
+        budget -= child.cpu()
+        child.close()
+        child = None
+        if run.i < run.n and (budget <= 0 or time.monotonic() >= deadline):
+            run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
+            break
+    if child is not None:
+        child.reap()
+        child.close()
+    return {"id": req["id"], "raw": run.raw, "seconds": time.monotonic() - started, "cpu": cpu}
+
+
+def cleanup(disk_mb: int) -> None:
+    """Kill every process in this PID namespace but us, reap them, and replace /tmp."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    linux.umount2("/tmp", linux.MNT_DETACH)
+    boot.mount_scratch("/tmp", disk_mb)
+    os.chdir("/tmp")
+
+
+def serve(spec: dict) -> None:
+    """Answer requests from the host on fds 0 (in) and 1 (out) until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    linux.prctl(linux.PR_SET_DUMPABLE, 0)
+    for name in spec.get("preload", ()):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional module is not fatal
+            pass
+    os.chdir("/tmp")
+    host_in, host_out = 0, 1
+    reader = Reader(host_in)
+    send(host_out, {"ready": True, "pid": os.getpid()})
+    child: Child | None = Child()
+    while True:
+        req = reader.read()
+        if req is None:
+            break
+        resp = run_request(req, child)
+        cleanup(spec["disk_mb"])
+        send(host_out, resp)
+        child = Child()
+    cleanup(spec["disk_mb"])
