@@ -113,6 +113,10 @@ class Buffer:
         self._version = self.storage.data_version()
 
     # --- reading -----------------------------------------------------------------------------
+    def snapshot(self):
+        """``with buf.snapshot(): ...`` reads one consistent state while another process writes."""
+        return self.storage.snapshot()
+
     def sampled(self, round: int, model: str) -> set[str]:
         return self.storage.sampled(round, model)
 

@@ -59,6 +59,10 @@ class Storage:
     def write(self):
         return _Transaction(self.conn)
 
+    def snapshot(self):
+        """A read transaction: every query inside sees the same committed state."""
+        return _Transaction(self.conn, "BEGIN")
+
     # --- tasks -------------------------------------------------------------------------------
     def add_tasks(self, tasks: Iterable[Task]) -> int:
         rows = []
@@ -217,11 +221,11 @@ class Storage:
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (so bad input stores nothing)."""
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE"):
+        self.conn, self.begin = conn, begin
 
     def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.begin)
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
