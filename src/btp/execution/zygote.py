@@ -11,6 +11,7 @@ PID 1 unless PID 1 installed a handler, and it installs none.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import secrets
@@ -203,7 +204,6 @@ def run_request(req: dict, child: Child | None) -> dict:
     started = time.monotonic()
     deadline = started + req["wall"]
     budget = float(req["timeout"])
-    cpu = 0.0
     while run.i < run.n:
         child = child or Child()
         try:
@@ -221,26 +221,30 @@ def run_request(req: dict, child: Child | None) -> dict:
             else:
                 run.raw[i:] = [["error" if cause == "exit0" else cause]] * (run.n - i)
                 run.i = run.n
-        child.reap()
-        cpu += child.cpu()
-        budget -= child.cpu()
-        child.close()
-        child = None
+        if run.i < run.n:  # died part-way (already reaped): charge its CPU to the budget
+            budget -= child.cpu()
+            child.close()
+            child = None
         if run.i < run.n and (budget <= 0 or time.monotonic() >= deadline):
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
+    seconds = time.monotonic() - started
     if child is not None:
-        child.reap()
-        child.close()
-    return {"id": req["id"], "raw": run.raw, "seconds": time.monotonic() - started, "cpu": cpu}
+        child.close()  # finished normally; killed and reaped by cleanup() with everything else
+    return {"id": req["id"], "raw": run.raw, "seconds": seconds}
 
 
-def cleanup(disk_mb: int) -> None:
-    """Kill every process in this PID namespace but us, reap them, and replace /tmp."""
+def kill_all() -> None:
+    """SIGKILL every process in this PID namespace but us (PID 1): no user code runs after this."""
     try:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def cleanup(disk_mb: int) -> None:
+    """Kill and reap every other process in the namespace, and replace /tmp with an empty tmpfs."""
+    kill_all()
     while True:
         try:
             os.waitpid(-1, 0)
@@ -260,6 +264,8 @@ def serve(spec: dict) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional module is not fatal
             pass
+    gc.collect()
+    gc.freeze()  # forked children then do not copy-on-write every object during garbage collection
     os.chdir("/tmp")
     host_in, host_out = 0, 1
     reader = Reader(host_in)
@@ -270,7 +276,8 @@ def serve(spec: dict) -> None:
         if req is None:
             break
         resp = run_request(req, child)
-        cleanup(spec["disk_mb"])
+        kill_all()  # before replying: nothing the program started can still run
         send(host_out, resp)
+        cleanup(spec["disk_mb"])  # reaping waits for the kernel to tear processes down
         child = Child()
     cleanup(spec["disk_mb"])

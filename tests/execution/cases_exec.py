@@ -1,0 +1,109 @@
+"""Attack and verdict cases shared by the root and non-root sandbox tests.
+
+Each case: (name, task JSON, program, allowed outcomes per test). A program that tries an attack
+must never earn a pass; programs that check containment from the inside return "blocked" and
+the test asserts it, so a PASS there means the attack failed (host-side checks add to that).
+"""
+
+from __future__ import annotations
+
+P, F, E, T, M = "pass", "fail", "error", "timeout", "memory"
+NOT_PASS = {F, E, T, M}
+
+
+def assert_task(*codes: str, entry: str | None = "f", setup: str = "") -> dict:
+    return {"task_id": "t", "prompt": "", "entry_point": entry, "setup": setup,
+            "tests": [{"type": "assert", "code": c} for c in codes]}
+
+
+def stdio_task(*pairs: tuple[str, str]) -> dict:
+    return {"task_id": "s", "prompt": "", "tests": [{"type": "stdio", "input": i, "output": o} for i, o in pairs]}
+
+
+BLOCKED = assert_task("assert candidate() == 'blocked'")
+
+
+def blocked_if(body: str, errors: str = "OSError") -> str:
+    """A program whose f() returns 'blocked' when ``body`` raises ``errors``."""
+    indented = "\n".join("        " + line for line in body.strip().splitlines())
+    return f"def f():\n    try:\n{indented}\n    except {errors}:\n        return 'blocked'\n    return 'escaped'\n"
+
+
+# (name, task, program, allowed outcomes per test)
+CONTAINMENT = [
+    ("write_venv", BLOCKED, blocked_if("import sys, os\nopen(os.path.join(sys.prefix, 'pwned'), 'w').write('x')"), [{P}]),
+    ("write_etc", BLOCKED, blocked_if("open('/etc/pwned', 'w').write('x')"), [{P}]),
+    ("write_root", BLOCKED, blocked_if("open('/pwned', 'w').write('x')"), [{P}]),
+    ("mount_remount_rw", BLOCKED, blocked_if(
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "if libc.mount(None, b'/usr', None, 32 | 4096, None) != 0: raise OSError('denied')"), [{P}]),
+    ("network_loopback", BLOCKED, blocked_if(
+        "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)"), [{P}]),
+    ("network_outside", BLOCKED, blocked_if(
+        "import socket\ns = socket.create_connection(('1.1.1.1', 53), timeout=1)"), [{P}]),
+    ("see_processes", BLOCKED, blocked_if(
+        "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "if len(pids) > 3: raise RuntimeError('sees ' + str(pids))\n"
+        "raise OSError('only own namespace')", "OSError"), [{P}]),
+    ("ptrace_zygote", BLOCKED, blocked_if(
+        "open('/proc/1/mem', 'rb').read(1)", "OSError"), [{P}]),
+    ("kill_parent", assert_task("assert candidate() == 1"),
+     "import os, signal\nfor s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP):\n"
+     "    try: os.kill(os.getppid(), s)\n    except OSError: pass\n"
+     "    try: os.kill(1, s)\n    except OSError: pass\ndef f(): return 1\n", [{P}]),
+    ("kill_everything", assert_task("assert candidate() == 1"),
+     "import os, signal\ntry: os.kill(-1, signal.SIGKILL)\nexcept OSError: pass\ndef f(): return 1\n", [{P}]),  # the harness survives; a right answer stays right
+    ("memory_bomb", assert_task("assert len(candidate()) > 0"),
+     "def f(): return bytearray(4 * 1024 ** 3)\n", [{M}]),
+    ("memory_list", assert_task("assert len(candidate()) > 0"),
+     "def f():\n    x = []\n    while True: x.append([0] * 100000)\n", [{M}]),
+    ("disk_fill", BLOCKED, blocked_if(
+        "with open('/tmp/big', 'wb') as fh:\n    for _ in range(300): fh.write(b'x' * 1024 * 1024)"), [{P}]),
+    ("fork_bomb", assert_task("assert candidate() == 1"),
+     "import os\ndef f():\n    n = 0\n    try:\n        while True:\n            if os.fork() == 0:\n"
+     "                import time; time.sleep(100)\n            n += 1\n    except OSError:\n"
+     "        return 1 if n < 100 else n\n", [{P}]),
+    ("thread_bomb", assert_task("assert candidate() == 1"),
+     "import threading, time\ndef f():\n    n = 0\n    try:\n        while True:\n"
+     "            threading.Thread(target=time.sleep, args=(100,), daemon=True).start(); n += 1\n"
+     "    except RuntimeError:\n        return 1 if n < 100 else n\n", [{P}]),
+    ("sleep_forever", assert_task("assert candidate() == 1"), "import time\ndef f():\n    time.sleep(1000)\n", [{T}]),
+    ("loop_forever", assert_task("assert candidate() == 1", "assert candidate() == 1"),
+     "def f():\n    while True: pass\n", [{T}, {T}]),
+    ("block_on_stdin", assert_task("assert candidate() == 1"), "import sys\ndef f():\n    return sys.stdin.read()\n", [{F}]),
+]
+
+FORGERY = [
+    ("print_fake_results", assert_task("assert candidate() == 1", "assert candidate() == 2"),
+     "print('pass'); print('[\"x\", \"pass\"]'); print('{\"raw\": [[\"pass\"], [\"pass\"]]}')\ndef f(): return 0\n",
+     [{F}, {F}]),
+    ("write_all_fds", assert_task("assert candidate() == 1", "assert candidate() == 2"),
+     "import os, json, struct\nfor fd in range(0, 64):\n    for obj in (['x', 'pass'], ['pass'], {'raw': [['pass'], ['pass']]}):\n"
+     "        d = json.dumps(obj).encode()\n        try: os.write(fd, struct.pack('>I', len(d)) + d)\n        except OSError: pass\n"
+     "def f(): return 0\n", [NOT_PASS, NOT_PASS]),
+    ("sys_exit_at_load", assert_task("assert candidate() == 1"), "import sys\nsys.exit(0)\ndef f(): return 1\n", [{E}]),
+    ("os_exit_at_load", assert_task("assert candidate() == 1"), "import os\nos._exit(0)\ndef f(): return 1\n", [{E}]),
+    ("sys_exit_in_test", assert_task("assert candidate() == 1", "assert candidate() == 1"),
+     "import sys\ndef f():\n    sys.exit(0)\n", [{E}, {E}]),
+    ("os_exit_in_test", assert_task("assert candidate() == 0", "assert candidate() == 1", "assert candidate() == 1"),
+     "import os\ndef f():\n    os._exit(0)\n", [{E}, {E}, {E}]),
+    ("close_stdout", assert_task("assert candidate() == 1"), "import os, sys\nos.close(1); os.close(2)\ndef f(): return 0\n", [{F}]),
+    ("close_all_fds", assert_task("assert candidate() == 1"), "import os\nos.closerange(0, 1024)\ndef f(): return 1\n", [{E}]),
+    ("daemon_writes_later", assert_task("assert candidate() == 1"),
+     "import os, time, json, struct\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(0.5)\n"
+     "    d = json.dumps(['x', 'pass']).encode()\n    os.write(4, struct.pack('>I', len(d)) + d)\n    os._exit(0)\n"
+     "def f(): return 0\n", [{F}]),
+    ("stdio_fake_output_then_exit", stdio_task(("1\n", "2\n")),
+     "import os\nos.write(1, b'pass\\n')\nos._exit(0)\n", [{F}]),
+]
+
+CRASHES = [
+    ("segfault", assert_task("assert candidate() == 1"), "import ctypes\ndef f():\n    return ctypes.string_at(0)\n", [{E}]),
+    ("recursion_error", assert_task("assert candidate(0) == 1"), "def f(n):\n    return f(n + 1)\n", [{E}]),
+    ("c_stack_overflow", assert_task("assert candidate(0) == 1"),
+     "import sys\nsys.setrecursionlimit(10 ** 9)\nclass A:\n    def __repr__(self): return repr(self)\n"
+     "def f(n):\n    return repr(A())\n", [{E}]),  # C-level recursion until the stack segfaults
+    ("abort", assert_task("assert candidate() == 1"), "import os\ndef f():\n    os.abort()\n", [{E}]),
+]
+
+ALL = CONTAINMENT + FORGERY + CRASHES

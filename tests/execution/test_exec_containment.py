@@ -1,0 +1,163 @@
+"""Containment and honest verdicts: each case runs a program that tries an attack.
+
+The same cases run as root (in-process Executor) and as an unprivileged user (a subprocess that
+drops to uid 12345 when the tests run as root), since root-only protections would not count.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from btp.execution import ExecConfig, Executor, Outcome
+from btp.tasks.types import Task
+
+_spec = importlib.util.spec_from_file_location("cases_exec", Path(__file__).with_name("cases_exec.py"))
+cases = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cases)
+
+
+def _check(name, allowed, result):
+    got = [o.value for o in result.outcomes]
+    assert len(got) == len(allowed), (name, got)
+    for i, (o, ok) in enumerate(zip(got, allowed)):
+        assert o in ok, f"{name}: test {i} got {o!r}, allowed {sorted(ok)}"
+
+
+@pytest.mark.parametrize("name,task,program,allowed", cases.ALL, ids=[c[0] for c in cases.ALL])
+def test_attack_as_current_user(ex, name, task, program, allowed):
+    (result,) = ex.run(Task.from_json(task), [program])
+    _check(name, allowed, result)
+
+
+def test_executor_survives_attacks_and_still_judges(ex):
+    task = Task.from_json(cases.assert_task("assert candidate(2) == 3"))
+    good, bad = ex.run(task, ["def f(x): return x + 1", "def f(x): return x"])
+    assert good.outcomes == (Outcome.PASS,) and bad.outcomes == (Outcome.FAIL,)
+
+
+def test_host_files_untouched(ex):
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o777)
+        victim = Path(d, "victim.txt")
+        victim.write_text("keep")
+        os.chmod(victim, 0o666)
+        target = Path(d, "created.txt")
+        prog = cases.blocked_if(
+            f"import os\ntry:\n    os.remove({str(victim)!r})\nexcept OSError:\n    pass\n"
+            f"open({str(target)!r}, 'w').write('x')")
+        (r,) = ex.run(Task.from_json(cases.BLOCKED), [prog])
+        assert victim.read_text() == "keep"
+        assert not target.exists()
+        assert r.outcomes == (Outcome.PASS,)
+
+
+def test_cannot_reach_host_loopback_listener(ex):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.settimeout(0.5)
+    port = srv.getsockname()[1]
+    prog = cases.blocked_if(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1).send(b'hi')")
+    (r,) = ex.run(Task.from_json(cases.BLOCKED), [prog])
+    with pytest.raises(socket.timeout):
+        srv.accept()
+    srv.close()
+    assert r.outcomes == (Outcome.PASS,)
+
+
+def _host_processes_with(marker: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def test_no_process_survives_its_result(ex):
+    marker = f"4242.{os.getpid()}"
+    prog = ("import os, subprocess\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            f"        os.execv('/bin/sleep', ['sleep', '{marker}'])\n    os._exit(0)\n"
+            f"subprocess.Popen(['/bin/sleep', '{marker}'], start_new_session=True)\n"
+            "import time; time.sleep(0.2)\ndef f(): return 1\n")
+    (r,) = ex.run(Task.from_json(cases.assert_task("assert candidate() == 1")), [prog])
+    assert r.outcomes == (Outcome.PASS,)
+    assert _host_processes_with(marker) == []
+
+
+def test_host_pid_invisible(ex):
+    prog = cases.blocked_if(f"import os\nos.kill({os.getpid()}, 0)", "ProcessLookupError")
+    (r,) = ex.run(Task.from_json(cases.BLOCKED), [prog])
+    assert r.outcomes == (Outcome.PASS,)
+
+
+def test_scratch_is_fresh_for_each_program(ex):
+    task = Task.from_json(cases.assert_task("assert candidate() == 1"))
+    writer = "open('/tmp/left_behind', 'w').write('x')\ndef f(): return 1\n"
+    reader = "import os\ndef f(): return 0 if os.path.exists('/tmp/left_behind') else 1\n"
+    results = [ex.run(task, [writer])[0] for _ in range(2)] + [ex.run(task, [reader])[0] for _ in range(3)]
+    assert all(r.outcomes == (Outcome.PASS,) for r in results)
+
+
+# ---- the same cases as an unprivileged user ------------------------------------------------
+
+RUN_CASES = r"""
+import json, sys
+from btp.execution import ExecConfig, Executor
+from btp.tasks.types import Task
+cases = json.load(sys.stdin)
+with Executor(ExecConfig(workers=2, timeout=2.0, memory_mb=512, wall_factor=2.0)) as ex:
+    rs = ex.run_batch([(Task.from_json(t), p) for _, t, p in cases])
+print(json.dumps({"uid": __import__("os").getuid(), "outcomes": [[o.value for o in r.outcomes] for r in rs]}))
+"""
+
+UNPRIVILEGED_UID = 12345
+
+
+def _drop_privileges():
+    """preexec_fn: private mount namespace exposing only the Python install, then uid 12345."""
+    from btp.execution import linux
+
+    linux.unshare(linux.CLONE_NEWNS)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    # /root is 0700 here and holds the interpreter: expose just the interpreter's prefix under it
+    base = os.path.realpath(sys.base_prefix)
+    if base.startswith("/root/"):
+        keep = os.open(base, os.O_PATH)
+        linux.mount("tmpfs", "/root", "tmpfs", 0, "mode=0755")
+        os.makedirs(base)
+        linux.mount(f"/proc/self/fd/{keep}", base, None, linux.MS_BIND | linux.MS_REC)
+    os.setgroups([])
+    os.setresgid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+
+
+def test_attacks_as_unprivileged_user_all_cases():
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    kwargs = {"preexec_fn": _drop_privileges} if os.getuid() == 0 else {}
+    proc = subprocess.run([sys.executable, "-c", RUN_CASES], input=json.dumps([c[:3] for c in cases.ALL]),
+                          capture_output=True, text=True, env=env, cwd="/", timeout=300, **kwargs)
+    if "namespaces" in proc.stderr and "unavailable" in proc.stderr:
+        pytest.skip("user namespaces unavailable to unprivileged users here")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["uid"] != 0
+    for (name, _, _, allowed), got in zip(cases.ALL, out["outcomes"]):
+        assert len(got) == len(allowed), (name, got)
+        for o, ok in zip(got, allowed):
+            assert o in ok, f"unprivileged {name}: got {o!r}, allowed {sorted(ok)}"
