@@ -44,6 +44,8 @@ def test_malformed_line_names_file_and_line(tmp_path):
 def test_missing_file_and_split_are_errors(tmp_path):
     with pytest.raises(BtpError, match="no such file"):
         read_tasks_jsonl(tmp_path / "none.jsonl")
+    with pytest.raises(BtpError, match="is a folder"):
+        read_tasks_jsonl(tmp_path)
     with pytest.raises(BtpError, match="needs a path"):
         load_tasks(DatasetSpec("jsonl"))
     path = tmp_path / "t.jsonl"

@@ -30,6 +30,8 @@ def read_rows(path: str | Path) -> Iterator[Row]:
     Blank lines are skipped. A line that is not a JSON object raises BtpError naming file and line.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BtpError(f"{path} is a folder; expected a .jsonl, .jsonl.gz or .json file")
     if not path.is_file():
         raise BtpError(f"no such file: {path}")
     try:
