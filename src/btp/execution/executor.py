@@ -42,7 +42,7 @@ class Executor:
         self._checker = resolve_profile(self.config.profile, self.config.float_tol)
         self._workers: list[Worker] = []
         self._cache: dict[str, tuple[list, float, bool]] = {}
-        self._lock = threading.Lock()
+        self.stats = {"run": 0, "cached": 0}  # programs executed / answered without executing
 
     def __enter__(self) -> "Executor":
         self.start()
@@ -82,6 +82,8 @@ class Executor:
         waiting: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
             waiting.setdefault(key, []).append(i)
+        self.stats["run"] += len(todo)
+        self.stats["cached"] += len(pairs) - len(todo)
         if progress and raw:
             progress(sum(len(waiting[k]) for k in raw))
         if todo:
