@@ -1,0 +1,72 @@
+"""End to end: ``btp run`` on a tiny random model with a tiny budget, then resume."""
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from btp.replay import Buffer
+
+
+def config(tmp_path, model_dir, **over):
+    cfg = {
+        "run_dir": str(tmp_path / "run"),
+        "model": {"name": str(model_dir)},
+        "train_tasks": [{"name": "humaneval", "fold": "0/2", "limit": 3}],
+        "eval_tasks": [{"name": "humaneval", "fold": "1/2", "limit": 2}],
+        "sampling": {"k": 2, "max_new_tokens": 8, "batch_size": 2},
+        "execution": {"workers": 2, "timeout": 5.0},
+        "train": {"steps": 2, "batch_size": 2, "max_len": 256},
+        "eval": {"max_new_tokens": 8, "batch_size": 2},
+    }
+    cfg.update(over)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def btp(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "btp", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_btp_run_end_to_end_then_resume_does_nothing_twice(tmp_path, tiny_model_dir):
+    path = config(tmp_path, tiny_model_dir)
+    proc = btp("run", str(path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "BTP results" in proc.stdout and "pass rate" in proc.stdout
+    run = tmp_path / "run"
+    assert json.loads((run / "state.json").read_text())["done"] == ["eval:0", "sample:1", "train:1", "eval:1"]
+    assert (run / "checkpoints" / "round-1" / "config.json").exists()
+    with Buffer(run / "buffer.sqlite") as buf:
+        records = list(buf.records())
+        assert len(buf.sampled(1, str(tiny_model_dir))) == 3
+    assert 3 <= len(records) <= 6  # k=2 beams per task, identical ones stored once with a count
+    assert sum(r.count for r in records) == 6
+    assert all(r.total > 0 and 0.0 <= r.pass_rate <= 1.0 for r in records)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [m for m in metrics if m["stage"] == "eval"]
+    assert [m["round"] for m in evals] == [0, 1] and all(m["n_tasks"] == 2 for m in evals)
+    assert len([m for m in metrics if m["stage"] == "train"]) == 2
+
+    again = btp("run", str(path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    metrics2 = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(metrics2) == len(metrics)  # every stage was already done
+
+
+def test_changed_config_in_same_run_dir_is_refused(tmp_path, tiny_model_dir):
+    btp_ok = btp("run", str(config(tmp_path, tiny_model_dir, rounds=0)))
+    assert btp_ok.returncode == 0, btp_ok.stderr[-3000:]
+    proc = btp("run", str(config(tmp_path, tiny_model_dir, rounds=0, seed=7)))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("btp: error:") and "different config" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_key_is_one_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("sampling: {beams: 3}\n")
+    proc = btp("run", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "btp: error: config sampling: unknown key 'beams' (known: batch_size, k, max_new_tokens)"
