@@ -2,8 +2,8 @@
 
 For each request from the host it hands the program to a pre-forked program process
 (``runner.runner_main``), feeds tests one at a time with fresh nonces, watches CPU, memory and
-wall time, then kills every other process in the namespace (``kill(-1, SIGKILL)`` from PID 1),
-reaps them, replaces /tmp with an empty tmpfs, and only then replies to the host.
+wall time, then kills every other process in the namespace (``kill(-1, SIGKILL)`` from PID 1)
+and reaps them, replies to the host, and replaces /tmp with an empty tmpfs.
 
 As PID 1 it cannot be killed by programs: the kernel drops signals from inside the namespace to
 PID 1 unless PID 1 installed a handler, and it installs none.
@@ -230,26 +230,28 @@ def run_request(req: dict, child: Child | None) -> dict:
             break
     seconds = time.monotonic() - started
     if child is not None:
-        child.close()  # finished normally; killed and reaped by cleanup() with everything else
+        child.close()  # finished normally; killed and reaped by kill_all() with everything else
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}
 
 
 def kill_all() -> None:
-    """SIGKILL every process in this PID namespace but us (PID 1): no user code runs after this."""
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """SIGKILL and reap every process in this PID namespace but us (PID 1).
 
-
-def cleanup(disk_mb: int) -> None:
-    """Kill and reap every other process in the namespace, and replace /tmp with an empty tmpfs."""
-    kill_all()
+    Signals again before each wait, so nothing forked mid-kill can outlive the loop.
+    """
     while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:
-            break
+            return
+
+
+def fresh_scratch(disk_mb: int) -> None:
+    """Replace /tmp with an empty tmpfs (the old one is detached and freed)."""
     linux.umount2("/tmp", linux.MNT_DETACH)
     boot.mount_scratch("/tmp", disk_mb)
     os.chdir("/tmp")
@@ -276,8 +278,8 @@ def serve(spec: dict) -> None:
         if req is None:
             break
         resp = run_request(req, child)
-        kill_all()  # before replying: nothing the program started can still run
+        kill_all()  # before replying: nothing the program started still exists
         send(host_out, resp)
-        cleanup(spec["disk_mb"])  # reaping waits for the kernel to tear processes down
+        fresh_scratch(spec["disk_mb"])
         child = Child()
-    cleanup(spec["disk_mb"])
+    kill_all()
