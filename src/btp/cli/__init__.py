@@ -21,17 +21,14 @@ app = typer.Typer(
 )
 
 
+_SUBCOMMANDS = ("exec_cmd", "pipeline_cmd", "sample_cmd", "train_cmd", "eval_cmd", "buffer_cmd", "tasks_cmd", "models_cmd")
+
+
 def _register() -> None:
     import importlib
 
-    for name in ("exec_cmd", "buffer_cmd", "tasks_cmd", "models_cmd", "pipeline_cmd", "stages_cmd"):
-        try:
-            module = importlib.import_module(f"btp.cli.{name}")
-        except ModuleNotFoundError as e:  # a subcommand module not written yet
-            if e.name == f"btp.cli.{name}":
-                continue
-            raise
-        module.register(app)
+    for name in _SUBCOMMANDS:
+        importlib.import_module(f"btp.cli.{name}").register(app)
 
 
 _register()

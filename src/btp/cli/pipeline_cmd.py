@@ -56,7 +56,7 @@ def demo_config(run_dir: str):
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run", help=_keys_help())
+    @app.command("run", help=_keys_help(), short_help="Run the BTP loop from a YAML config.")
     def run_cmd(config: Path = typer.Argument(..., help="YAML config file"),
                 run_dir: Optional[str] = typer.Option(None, help="override run_dir")) -> None:
         from btp.config import load_config
@@ -68,6 +68,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(run_dir: str = typer.Option("runs/demo", help="run directory (a rerun resumes it)")) -> None:
-        """The BTP loop on the embedded default: SmolLM2-135M-Instruct on HumanEval, trained on one
-        deterministic half of the tasks and evaluated on the other (about 15 minutes on 2 CPU cores)."""
+        """The BTP loop on the embedded default (SmolLM2-135M-Instruct on HumanEval halves).
+
+        Trains on tasks of one deterministic half of HumanEval and evaluates on the other half,
+        printing a before/after table; about 15 minutes on 2 CPU cores."""
         execute(demo_config(run_dir), Console())
