@@ -10,6 +10,7 @@ each task done in the same transaction that stores its programs).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import shutil
@@ -32,7 +33,7 @@ from btp.sampling.prompts import render_prompt
 from btp.sampling.types import Sample
 from btp.tasks import DatasetSpec, load_tasks
 from btp.tasks.types import Task
-from btp.training import Example, completion_text, train
+from btp.training import Example, completion_text, make_accelerator, save_model, train
 
 
 class RunState:
@@ -78,19 +79,70 @@ def store_samples(buffer: Buffer, executor: Executor, task: Task, samples: Seque
 
 
 class BufferSource:
-    """Training examples drawn from the buffer by priority (see ``btp.replay.PriorityConfig``)."""
+    """Training examples from the buffer: drawn by priority (``btp.replay.PriorityConfig``), or with
+    ``data="all"`` every record once per epoch in a shuffled order (plain SFT on everything).
 
-    def __init__(self, buffer: Buffer, cfg, tokenizer, seed: int):
-        self.buffer, self.cfg, self.tok = buffer, cfg, tokenizer
-        self.rng = np.random.default_rng(seed)
+    Process ``rank`` of ``world`` draws with its own seed (replay) or takes every world-th record of
+    the shared epoch order (all). ``stats()`` gives the mean P2Value and pass rate of the last batch;
+    ``state_dict()`` / ``load_state_dict()`` make draws resume exactly from a checkpoint.
+    """
+
+    def __init__(self, buffer: Buffer, cfg, tokenizer, seed: int, *, data: str = "replay", rank: int = 0,
+                 world: int = 1):
+        self.buffer, self.cfg, self.tok, self.data = buffer, cfg, tokenizer, data
+        self.seed, self.rank, self.world = seed, rank, world
+        self.rng = np.random.default_rng([seed, rank] if world > 1 else seed)
         self._prompts: dict[str, str] = {}
         self.last_batch = None
+        self.epoch, self.pos = 0, 0
+        self._order: np.ndarray | None = None
+        ids, pv = buffer.priorities(dataclasses.replace(cfg, mode="proportional"))
+        if len(ids) == 0:
+            raise BtpError(f"buffer {buffer.storage.path} is empty: nothing to train on")
+        sort = np.argsort(ids)
+        self._ids, self._p2v = ids[sort], pv[sort]
 
     def next(self, n: int) -> list[Example]:
-        batch = self.buffer.sample(n, self.cfg, self.rng)
+        if self.data == "all":
+            batch = self._next_in_order(n)
+        else:
+            batch = self.buffer.sample(n, self.cfg, self.rng)
         self.last_batch = batch
         return [Example(self._prompt(r.task_id), completion_text(r.program), float(w))
                 for r, w in zip(batch.records, batch.weights)]
+
+    def _next_in_order(self, n: int):
+        from btp.replay import Batch
+
+        picked = []
+        while len(picked) < n:
+            if self._order is None:
+                self._order = self._epoch_order()
+            take = self._order[self.pos:self.pos + n - len(picked)]
+            picked.extend(take.tolist())
+            self.pos += len(take)
+            if self.pos >= len(self._order):
+                self.epoch, self.pos, self._order = self.epoch + 1, 0, None
+        ids = np.array(picked, dtype=np.int64)
+        return Batch(records=self.buffer.get(ids), ids=ids, probs=np.full(n, 1.0 / len(self._ids)), weights=np.ones(n))
+
+    def stats(self) -> dict[str, float]:
+        """Mean P2Value and mean pass rate of the last batch drawn."""
+        b = self.last_batch
+        p2v = self._p2v[np.searchsorted(self._ids, b.ids)]
+        return {"batch_p2value": float(np.mean(p2v)), "batch_pass_rate": float(np.mean([r.pass_rate for r in b.records]))}
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.epoch, self.pos, self._order = state["epoch"], state["pos"], None
+
+    def _epoch_order(self) -> np.ndarray:
+        """This process's share of epoch ``self.epoch``'s shuffled order of all record ids."""
+        perm = np.random.default_rng([self.seed, self.epoch]).permutation(self._ids)
+        return perm[self.rank::self.world] if len(perm) >= self.world else perm
 
     def _prompt(self, task_id: str) -> str:
         if task_id not in self._prompts:
@@ -174,37 +226,27 @@ class Pipeline:
         self.state.mark(stage)
 
     def stage_train(self, r: int, buffer: Buffer) -> None:
+        """Fine-tune the round's model; resumes from ``checkpoints/round-N.train`` after a kill."""
         stage = f"train:{r}"
         if stage in self.state:
             return
         model, tok = self.load(self.model_at(r - 1))
         tcfg = self.cfg.train
-        source = BufferSource(buffer, self.cfg.replay, tok, seed=self.cfg.seed * 1000 + r)
+        acc = make_accelerator(cpu=self.cfg.model.device == "cpu")
+        source = BufferSource(buffer, self.cfg.replay, tok, seed=self.cfg.seed * 1000 + r, data=tcfg.data,
+                              rank=acc.process_index, world=acc.num_processes)
+        ckpt = self.dir / "checkpoints" / f"round-{r}.train"
         t0 = time.time()
-        with progress_bar(self.console) as bar:
-            job = bar.add_task(f"round {r}: train", total=tcfg.steps, info="")
-
-            def on_step(row: dict) -> None:
-                batch = source.last_batch
-                row.update(stage="train", round=r,
-                           batch_pass_rate=float(np.mean([x.pass_rate for x in batch.records])))
-                self.log_metric(row)
-                bar.update(job, advance=1, info=f"loss {row['loss']:.3f}  {row['tokens'] / max(1e-9, time.time() - on_step.t):.0f} tok/s")
-                on_step.t = time.time()
-
-            on_step.t = time.time()
-            train(model, tok, source, tcfg, on_step=on_step)
-        out = self.dir / "checkpoints" / f"round-{r}"
-        tmp = out.with_name(out.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        shutil.rmtree(out, ignore_errors=True)  # a stage killed after its save leaves one behind
-        tmp.replace(out)
-        self.log_metric({"stage": "train_done", "round": r, "seconds": round(time.time() - t0, 1)})
-        del model
+        result = train(model, tok, source, tcfg, checkpoint_dir=ckpt, log_dir=self.dir / "logs" / f"round-{r}",
+                       on_step=lambda row: self.log_metric({"stage": "train", "round": r, **row}),
+                       console=self.console, description=f"round {r}: train", accelerator=acc)
+        save_model(result.model, tok, self.dir / "checkpoints" / f"round-{r}", merge=tcfg.lora_merge)
+        self.log_metric({"stage": "train_done", "round": r, "resumed_from": result.resumed_from,
+                         "seconds": round(time.time() - t0, 1)})
+        del model, result
         gc.collect()
         self.state.mark(stage)
+        shutil.rmtree(ckpt, ignore_errors=True)
 
     def stage_eval(self, r: int, evals: list[tuple[str, list[Task]]], executor: Executor) -> None:
         stage = f"eval:{r}"

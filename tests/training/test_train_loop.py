@@ -65,7 +65,7 @@ def test_training_lowers_loss_and_is_reproducible(tiny_model_dir):
     runs = []
     for _ in range(2):
         model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-        hist = train(model, tok, Repeat(ex), cfg)
+        hist = train(model, tok, Repeat(ex), cfg).history
         runs.append((hist, next(model.parameters()).detach().clone()))
     (h1, p1), (h2, p2) = runs
     assert h1[-1]["loss"] < 0.5 * h1[0]["loss"]
