@@ -5,8 +5,9 @@ and offers ``set(positions, priorities)``, ``append(priorities)``, ``draw(n, rng
 positions and their single-draw probabilities) and ``probs()`` (the whole distribution).
 
 - ``TreeStructure``: proportional / uniform / pass_only, a 16-ary sum tree (O(k log n) updates).
-- ``RankStructure``: rank-based; records kept sorted by priority, updates merged in with vectorized
-  deletes and inserts (O(n) memory moves, no re-sort); the rank weights (1/r)^a are a fixed prefix sum.
+- ``RankStructure``: rank-based; records kept sorted by priority in a ``BlockOrder`` (blocks of <= 128,
+  so moving k records rewrites O(k) blocks: O(k * 128 + n / 64) work, no re-sort); the rank weights
+  (1/r)^a over sorted positions are a fixed prefix sum.
 - ``TaskStructure``: any mode, per task first: a task uniformly among those with weight, then a record
   within it. Rebuilt (vectorized, O(n log n)) at the first draw after a change.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from btp.replay.blockorder import BlockOrder
 from btp.replay.samplers import rank_weights
 from btp.replay.weightindex import WeightIndex
 
@@ -51,51 +53,46 @@ class TreeStructure:
 
 
 class RankStructure:
-    def __init__(self, prio: np.ndarray, exponent: float):
-        self.exponent = exponent
-        prio = np.asarray(prio, dtype=np.float64)
-        self.order = np.argsort(-prio, kind="stable")
-        self.key = -prio[self.order]  # ascending, so rank 1 (highest priority) comes first
-        self._prefix()
+    """Rank-based draws: a position j in sorted order with probability (1/(j+1))^a / sum (a fixed
+    prefix sum), then a record uniformly within j's tie group, whose single-draw probability is then
+    the group's mean weight (the documented tie rule). The sorted order is a ``BlockOrder``."""
 
-    def _prefix(self) -> None:
-        n = self.order.size
-        self.cum0 = np.concatenate(([0.0], np.cumsum(np.arange(1, n + 1, dtype=np.float64) ** -self.exponent)))
+    def __init__(self, prio: np.ndarray, exponent: float, **block_sizes):
+        self.exponent = exponent
+        self.prio = np.asarray(prio, dtype=np.float64).copy()
+        self.order = BlockOrder(-self.prio, **block_sizes)  # ascending keys: rank 1 (highest priority) first
+        self.cum0 = np.concatenate(([0.0], np.cumsum(np.arange(1, self.prio.size + 1, dtype=np.float64) ** -exponent)))
 
     def set(self, positions: np.ndarray, prio: np.ndarray) -> None:
         positions = np.asarray(positions, dtype=np.int64)
-        drop = np.zeros(self.order.size, dtype=bool)
-        drop[positions] = True
-        keep = ~drop[self.order]
-        self.order, self.key = self.order[keep], self.key[keep]
-        self._insert(positions, prio)
+        prio = np.broadcast_to(np.asarray(prio, dtype=np.float64), positions.shape)
+        uniq, last = np.unique(positions[::-1], return_index=True)  # repeated positions: last value wins
+        new = prio[::-1][last]
+        self.order.move(uniq, -new)
+        self.prio[uniq] = new
 
     def append(self, prio: np.ndarray) -> None:
-        n = self.order.size
-        self._insert(np.arange(n, n + len(prio)), prio)
-        self._prefix()
-
-    def _insert(self, positions: np.ndarray, prio: np.ndarray) -> None:
-        k = -np.asarray(prio, dtype=np.float64)
-        s = np.argsort(k, kind="stable")
-        at = np.searchsorted(self.key, k[s], side="right")
-        self.order = np.insert(self.order, at, positions[s])
-        self.key = np.insert(self.key, at, k[s])
+        prio = np.asarray(prio, dtype=np.float64)
+        n = self.prio.size
+        self.order.append(-prio)
+        self.prio = np.concatenate((self.prio, prio))
+        tail = np.cumsum(np.arange(n + 1, n + prio.size + 1, dtype=np.float64) ** -self.exponent)
+        self.cum0 = np.concatenate((self.cum0, self.cum0[-1] + tail))
 
     def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         total = self.cum0[-1]
-        j = np.searchsorted(self.cum0[1:], rng.random(n) * total, side="right")
-        np.minimum(j, self.order.size - 1, out=j)
-        v = self.key[j]
-        lo = np.searchsorted(self.key, v, side="left")
-        hi = np.searchsorted(self.key, v, side="right")
-        pick = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
-        return self.order[pick], (self.cum0[hi] - self.cum0[lo]) / (hi - lo) / total
+        size = self.prio.size
+        j = np.minimum(np.searchsorted(self.cum0[1:], rng.random(n) * total, side="right"), size - 1)
+        v, item = self.order.select(j)
+        lo, hi = self.order.count_less(v), self.order.count_le(v)
+        tied = np.flatnonzero(hi - lo > 1)
+        if tied.size:
+            pick = lo[tied] + (rng.random(tied.size) * (hi[tied] - lo[tied])).astype(np.int64)
+            item[tied] = self.order.select(np.minimum(pick, hi[tied] - 1))[1]
+        return item, (self.cum0[hi] - self.cum0[lo]) / (hi - lo) / total
 
     def probs(self) -> np.ndarray:
-        prio = np.empty(self.order.size)
-        prio[self.order] = -self.key
-        w = rank_weights(prio, self.exponent)
+        w = rank_weights(self.prio, self.exponent)
         return w / w.sum()
 
 
