@@ -37,6 +37,10 @@ CONTAINMENT = [
     ("mount_remount_rw", BLOCKED, blocked_if(
         "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
         "if libc.mount(None, b'/usr', None, 32 | 4096, None) != 0: raise OSError('denied')"), [{P}]),
+    ("capabilities_empty", BLOCKED,
+     "def f():\n    st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)\n"
+     "    caps = [int(st[k], 16) for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')]\n"
+     "    return 'blocked' if not any(caps) and st['NoNewPrivs'].strip() == '1' else 'escaped'\n", [{P}]),
     ("network_loopback", BLOCKED, blocked_if(
         "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)"), [{P}]),
     ("network_outside", BLOCKED, blocked_if(

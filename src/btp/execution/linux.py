@@ -7,10 +7,11 @@ Every wrapper raises ``OSError`` with the real errno, so callers can turn failur
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library the interpreter is linked with (dlopen(NULL)); not ctypes.util.find_library, which
+# imports subprocess and threading into the zygote and so makes every per-program fork dearer.
+_libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -96,11 +97,12 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-def drop_all_capabilities() -> None:
-    """Empty the bounding, ambient, effective, permitted and inheritable sets; set no_new_privs.
+def drop_bounding_set() -> None:
+    """Empty the bounding and ambient sets and set no_new_privs, for this process and its children.
 
-    After this even uid 0 inside the user namespace cannot mount, ptrace, or regain capabilities
-    through execve.
+    Done once by the zygote (it keeps its effective capabilities, which it needs to remount /tmp):
+    all three are inherited across fork, and none can be undone, so each program process starts
+    without them and only has to clear its own sets (``clear_capabilities``).
     """
     for cap in range(64):
         try:
@@ -111,10 +113,24 @@ def drop_all_capabilities() -> None:
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     except OSError:
         pass
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def clear_capabilities() -> None:
+    """Empty the effective, permitted and inheritable sets (one capset call)."""
     header = _CapHeader(0x20080522, 0)
     data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def drop_all_capabilities() -> None:
+    """Empty the bounding, ambient, effective, permitted and inheritable sets; set no_new_privs.
+
+    After this even uid 0 inside the user namespace cannot mount, ptrace, or regain capabilities
+    through execve.
+    """
+    drop_bounding_set()
+    clear_capabilities()
 
 
 def capabilities_effective() -> int:
@@ -122,5 +138,14 @@ def capabilities_effective() -> int:
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def capabilities_bounding() -> int:
+    """The bounding capability mask of this process (from /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
                 return int(line.split()[1], 16)
     return 0

@@ -17,7 +17,6 @@ import os
 import resource
 import signal
 import sys
-import threading
 
 from btp.execution import linux
 from btp.execution.protocol import Reader, send
@@ -81,6 +80,11 @@ def _entry(ns: dict, name: str | None):
 
 
 def _join_threads() -> None:
+    # threading is not imported in the zygote (its at-fork hook costs every fork ~130 page
+    # copies); a program that never imported it has no threads to join.
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
     for t in threading.enumerate():
         if t is not threading.main_thread() and not t.daemon:
             t.join()
@@ -137,7 +141,7 @@ def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
     """Body of the forked program process; never returns."""
     try:
         _isolate_fds(cmd_r, res_w, out_w)
-        linux.drop_all_capabilities()
+        linux.clear_capabilities()  # bounding/ambient sets and no_new_privs: dropped by the zygote
         os.chdir("/tmp")
         reader = Reader(CMD_FD)
         head = reader.read()

@@ -21,6 +21,7 @@ import time
 
 from btp.execution import boot, linux
 from btp.execution.protocol import FrameError, Reader, send
+from btp.execution.runner import runner_main  # imported here, not per child: compiling it costs ~7 ms
 
 TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
 
@@ -34,8 +35,6 @@ class Child:
         self.out_r, out_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            from btp.execution.runner import runner_main
-
             runner_main(cmd_r, res_w, out_w)
             os._exit(70)
         for fd in (cmd_r, res_w, out_w):
@@ -261,6 +260,7 @@ def serve(spec: dict) -> None:
     """Answer requests from the host on fds 0 (in) and 1 (out) until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
+    linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
     for name in spec.get("preload", ()):
         try:
             importlib.import_module(name)
