@@ -37,7 +37,21 @@ def _isolate_fds(cmd_r: int, res_w: int, out_w: int) -> None:
     os.set_inheritable(RES_FD, False)
 
 
+def set_worker_limits(fsize_mb: int, nproc: int) -> None:
+    """Limits that are the same for every program of a worker: set once, by the zygote.
+
+    Inherited by each program process, which cannot raise them (it has no capabilities, and
+    soft == hard). Setting them per program cost a syscall and page copies each.
+    """
+    mb = 1024 * 1024
+    for res, value in ((resource.RLIMIT_FSIZE, fsize_mb * mb), (resource.RLIMIT_NPROC, nproc),
+                       (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_CORE, 0),
+                       (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0)):
+        resource.setrlimit(res, (value, value))
+
+
 def _set_limits(h: dict) -> None:
+    """Per-program limits (the zygote itself must not live under them): CPU, data, stack."""
     cpu = float(h["cpu"])
     hard_cpu = int(math.ceil(cpu)) + 1
     mb = 1024 * 1024
@@ -45,12 +59,6 @@ def _set_limits(h: dict) -> None:
         (resource.RLIMIT_CPU, hard_cpu, hard_cpu + 1),
         (resource.RLIMIT_DATA, h["memory_mb"] * mb, h["memory_mb"] * mb),
         (resource.RLIMIT_STACK, min(h["memory_mb"], 256) * mb, min(h["memory_mb"], 256) * mb),
-        (resource.RLIMIT_FSIZE, h["fsize_mb"] * mb, h["fsize_mb"] * mb),
-        (resource.RLIMIT_NPROC, h["nproc"], h["nproc"]),
-        (resource.RLIMIT_NOFILE, 256, 256),
-        (resource.RLIMIT_CORE, 0, 0),
-        (resource.RLIMIT_MEMLOCK, 0, 0),
-        (resource.RLIMIT_MSGQUEUE, 0, 0),
     ]
     for res, soft, hard in limits:
         resource.setrlimit(res, (soft, hard))

@@ -72,7 +72,8 @@ class Worker:
     def start(self) -> None:
         self.root = tempfile.mkdtemp(prefix="btp-sandbox-")
         os.chmod(self.root, 0o755)
-        spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload)}
+        spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload),
+                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 2}
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "btp.execution.boot", json.dumps(spec)],
@@ -120,7 +121,6 @@ class Worker:
             "id": self._next_id, "program": program, "setup": task.setup or "",
             "entry_point": task.entry_point, "tests": encode_tests(task),
             "timeout": cfg.timeout, "wall": cfg.wall, "memory_mb": cfg.memory_mb,
-            "fsize_mb": cfg.fsize_mb, "nproc": cfg.max_processes + 2,
             "max_output": cfg.max_output_mb * 1024 * 1024,
         }
         try:

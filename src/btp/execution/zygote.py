@@ -14,14 +14,14 @@ from __future__ import annotations
 import gc
 import importlib
 import os
-import secrets
 import select
 import signal
 import time
 
 from btp.execution import boot, linux
 from btp.execution.protocol import FrameError, Reader, send
-from btp.execution.runner import runner_main  # imported here, not per child: compiling it costs ~7 ms
+# imported here, not in each child: compiling runner.py there cost ~7 ms per program
+from btp.execution.runner import runner_main, set_worker_limits
 
 TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
 
@@ -171,11 +171,10 @@ class _Run:
 
     def drive(self, child: Child, budget: float, deadline: float) -> None:
         req = self.req
-        nonce = secrets.token_hex(16)
+        nonce = os.urandom(16).hex()
         send(child.cmd_w, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
                            "entry_point": req["entry_point"], "cpu": max(budget, 0.01),
-                           "memory_mb": req["memory_mb"], "fsize_mb": req["fsize_mb"],
-                           "nproc": req["nproc"],
+                           "memory_mb": req["memory_mb"],
                            "load": any(k != "stdio" for k, _ in self.tests)})
         reply = _await(child, nonce, deadline, self.cap)
         if reply[0] != "ok":
@@ -185,7 +184,7 @@ class _Run:
             return
         while self.i < self.n:
             kind, payload = self.tests[self.i]
-            nonce = secrets.token_hex(16)
+            nonce = os.urandom(16).hex()
             child.take_output(self.cap)
             send(child.cmd_w, {"nonce": nonce, "kind": kind, "payload": payload})
             reply = _await(child, nonce, deadline, self.cap)
@@ -266,6 +265,7 @@ def serve(spec: dict) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional module is not fatal
             pass
+    set_worker_limits(spec["fsize_mb"], spec["nproc"])
     gc.collect()
     gc.freeze()  # forked children then do not copy-on-write every object during garbage collection
     os.chdir("/tmp")
