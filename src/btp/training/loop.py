@@ -61,11 +61,15 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 def make_accelerator(model=None, *, cpu: bool | None = None):
-    """An ``Accelerator`` on the model's device kind (or the launcher's when ``cpu`` is None)."""
+    """An ``Accelerator`` on the model's device kind; with neither, CPU exactly when there is no GPU.
+
+    ``cpu=True`` is also what makes processes started by torchrun / ``accelerate launch --multi_gpu``
+    on a machine without GPUs join one gloo process group (accelerate's MULTI_CPU).
+    """
     from accelerate import Accelerator
 
-    if cpu is None and model is not None:
-        cpu = next(model.parameters()).device.type == "cpu"
+    if cpu is None:
+        cpu = next(model.parameters()).device.type == "cpu" if model is not None else not torch.cuda.is_available()
     return Accelerator(cpu=bool(cpu))
 
 
