@@ -28,7 +28,7 @@ def save_model(model, tokenizer, out: Path, *, merge: bool = True) -> Path:
     """Save atomically (``out.partial`` then rename) a folder transformers and btp load directly.
 
     A LoRA model is merged into its weights when ``merge``; otherwise the folder holds the base
-    model's config plus the adapter, which transformers (with peft installed) loads onto the base.
+    model (config and weights) plus the adapter, which transformers applies when peft is installed.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -37,11 +37,13 @@ def save_model(model, tokenizer, out: Path, *, merge: bool = True) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     if is_lora(model) and merge:
         model = model.merge_and_unload()
-    model.save_pretrained(tmp)
     if is_lora(model):
-        model.get_base_model().config.save_pretrained(tmp)
-        if getattr(model.get_base_model(), "generation_config", None) is not None:
-            model.get_base_model().generation_config.save_pretrained(tmp)
+        # the untouched base weights plus the adapter: transformers applies an adapter found next
+        # to a complete model's config.json and weights
+        base = {k.replace("base_model.model.", "", 1).replace(".base_layer", ""): v
+                for k, v in model.state_dict().items() if "lora_" not in k}
+        model.get_base_model().save_pretrained(tmp, state_dict=base)
+    model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
