@@ -19,7 +19,7 @@ def _check(bo: BlockOrder, keys: np.ndarray, rng) -> None:
     assert np.array_equal(bo.count_less(q), np.searchsorted(s, q, "left"))
     assert np.array_equal(bo.count_le(q), np.searchsorted(s, q, "right"))
     live = bo.cnt[bo.rows]
-    assert live.max() <= bo.cap and (bo.rows.size == 1 or live.min() > 0)
+    assert live.max() <= bo.cap and np.count_nonzero(live == 0) * 4 <= max(bo.rows.size, 4)  # few empty rows
 
 
 @pytest.mark.parametrize("seed", range(6))

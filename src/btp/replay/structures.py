@@ -5,8 +5,8 @@ and offers ``set(positions, priorities)``, ``append(priorities)``, ``draw(n, rng
 positions and their single-draw probabilities) and ``probs()`` (the whole distribution).
 
 - ``TreeStructure``: proportional / uniform / pass_only, a 16-ary sum tree (O(k log n) updates).
-- ``RankStructure``: rank-based; records kept sorted by priority in a ``BlockOrder`` (blocks of <= 128,
-  so moving k records rewrites O(k) blocks: O(k * 128 + n / 64) work, no re-sort); the rank weights
+- ``RankStructure``: rank-based; records kept sorted by priority in a ``BlockOrder`` (blocks of <= 32,
+  so moving k records rewrites O(k) blocks: O(k * 32 + n / 16) work, no re-sort); the rank weights
   (1/r)^a over sorted positions are a fixed prefix sum.
 - ``TaskStructure``: any mode, per task first: a task uniformly among those with weight, then a record
   within it. Rebuilt (vectorized, O(n log n)) at the first draw after a change.
