@@ -70,3 +70,48 @@ def test_bad_config_key_is_one_line(tmp_path):
     proc = btp("run", str(path))
     assert proc.returncode == 2
     assert proc.stderr.strip() == "btp: error: config sampling: unknown key 'beams' (known: batch_size, k, max_new_tokens)"
+
+
+N_TASKS = 8
+
+
+def test_kill_9_during_sampling_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, tiny_model_dir):
+    import os
+    import signal
+    import sqlite3
+    import time
+
+    path = config(tmp_path, tiny_model_dir, rounds=1,
+                  train_tasks=[{"name": "humaneval", "fold": "0/2", "limit": N_TASKS}],
+                  sampling={"k": 2, "max_new_tokens": 16, "batch_size": 1},
+                  eval={"max_new_tokens": 8, "batch_size": 2, "before": False})
+    db = tmp_path / "run" / "buffer.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "btp", "run", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, done = time.time() + 300, 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+                    done = con.execute("select count(*) from done").fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+            if 1 <= done < N_TASKS:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed mid-sampling"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Buffer(db) as buf:
+        partial = {(r.task_id, r.program) for r in buf.records()}
+        assert 1 <= len(buf.sampled(1, str(tiny_model_dir))) < N_TASKS
+
+    again = btp("run", str(path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    with Buffer(db) as buf:
+        records = list(buf.records())
+        assert len(buf.sampled(1, str(tiny_model_dir))) == N_TASKS
+    keys = [(r.task_id, r.program) for r in records]
+    assert len(keys) == len(set(keys)), "a task was sampled twice"
+    assert partial <= set(keys), "records stored before the kill were lost"
+    assert {r.task_id for r in records} == {t for t, _ in keys} and len({t for t, _ in keys}) == N_TASKS
