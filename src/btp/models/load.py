@@ -29,7 +29,9 @@ def load_model(name: str, *, dtype: str = "float32", device: str = "cpu"):
     """Load (model, tokenizer). Tokenizer gets a pad token and left padding for batched generation."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # btp shows its own progress; keep logs readable
     path = resolve(name)
     try:
         tok = AutoTokenizer.from_pretrained(path)
