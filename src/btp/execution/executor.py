@@ -53,10 +53,18 @@ class Executor:
 
     def start(self) -> None:
         """Start the workers (done lazily by the first run otherwise)."""
+        new: list[Worker] = []
         try:
-            while len(self._workers) < self.config.workers:
-                self._workers.append(Worker(self.config))
+            while len(self._workers) + len(new) < self.config.workers:
+                new.append(Worker(self.config, start=False))
+                new[-1].spawn()
+            for step in (Worker.handshake, Worker.wait_ready):  # all workers boot in parallel
+                for w in new:
+                    step(w)
+            self._workers += new
         except BaseException:
+            for w in new:
+                w.close()
             self.close()
             raise
 

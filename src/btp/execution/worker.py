@@ -62,14 +62,23 @@ def encode_tests(task: Task) -> list:
 class Worker:
     """One warm sandbox. ``run`` is not thread-safe: one caller at a time."""
 
-    def __init__(self, cfg: ExecConfig) -> None:
+    def __init__(self, cfg: ExecConfig, start: bool = True) -> None:
         self.cfg = cfg
         self.proc: subprocess.Popen | None = None
         self.root: str | None = None
         self._next_id = 0
-        self.start()
+        if start:
+            self.start()
 
     def start(self) -> None:
+        self.spawn()
+        self.handshake()
+        self.wait_ready()
+
+    # start() in three steps, so Executor can start several workers in parallel: the slow parts
+    # (interpreter start, imports, building the root) then overlap.
+    def spawn(self) -> None:
+        """Launch the boot process (returns at once)."""
         self.root = tempfile.mkdtemp(prefix="btp-sandbox-")
         os.chmod(self.root, 0o755)
         spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload),
@@ -81,6 +90,9 @@ class Worker:
             env=_env(), cwd="/", close_fds=True, bufsize=0,
         )
         self.reader = Reader(self.proc.stdout.fileno())
+
+    def handshake(self) -> None:
+        """Wait for boot's namespaces, write its uid/gid maps, let it go on."""
         line = self.proc.stdout.readline()
         if line.strip() != b"U":
             self._fail_start(line)
@@ -90,7 +102,9 @@ class Worker:
             self.close()
             raise BtpError(f"cannot set up the sandbox's user namespace ids: {e}") from None
         self.proc.stdin.write(b"G\n")
-        # the zygote's first frame says it is ready; boot errors arrive as an "E ..." line instead
+
+    def wait_ready(self) -> None:
+        """Block until the zygote says it is ready; boot errors arrive as an "E ..." line instead."""
         head = self.proc.stdout.read(1) or b""
         if head == b"E":
             self._fail_start(head + self.proc.stdout.readline())
