@@ -1,11 +1,19 @@
 """Batch sampling and priority updates on 10^6 priorities: btp vs cpprb and TorchRL, in one run.
 
     python benchmarks/replay_sampling.py [--json] [--n 1000000] [--batch 256] [--reps 300]
+                                         [--torchrl-python /work/torchrl-env/bin/python] [--buffer]
 
 Peers: cpprb's PrioritizedReplayBuffer (C++ segment tree) and TorchRL's PrioritizedSampler
-(proportional, C++ sum tree). A peer that is not installed or does not load is reported as
-'could not run' with the reason. Rank-based sampling has no peer and is timed on its own.
+(proportional, C++ sum tree ``torchrl._torchrl.SumSegmentTreeFp32``, its default dtype; Fp64 also timed).
+TorchRL's extension only loads with the torch release it was built against, so ``--torchrl-python``
+runs the TorchRL part in that interpreter (its own virtualenv) as a subprocess of this script, on
+the same priorities (saved to a .npy), batch and timing method; without it TorchRL is tried in this
+process. A peer that is not installed or does not load is reported as 'could not run' with the reason.
+Rank-based sampling has no peer: it is timed on its own and against the sorted-array update it
+replaced (np.delete + np.insert on the whole order, O(n)).
 Times are per batch (median of --reps), in microseconds; ratio = peer time / btp time (> 1: btp faster).
+``mean_sampled_priority`` is a sanity check of each proportional sampler: it should be close to
+``expected_mean_sampled_priority`` = sum p^2 / sum p.
 Also times the Buffer end to end on an SQLite file with 10^6 records when --buffer is given.
 """
 
@@ -13,14 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-from btp.replay.structures import RankStructure
-from btp.replay.weightindex import WeightIndex
+KEYS = ("sample_us", "update_us", "update_then_sample_us")
+MARK = "RESULT "  # prefix of the worker's result line
 
 
 def timeit(fn, reps: int) -> float:
@@ -34,21 +44,49 @@ def timeit(fn, reps: int) -> float:
     return float(np.median(ts) * 1e6)
 
 
+def mean_sampled(prio, indices) -> float:
+    return float(np.mean(prio[np.asarray(indices)]))
+
+
 def bench_btp(prio, batch, reps, rng):
+    from btp.replay.weightindex import WeightIndex
+
     idx = WeightIndex(prio)
+    check = mean_sampled(prio, idx.draw(100_000, rng)[0])
     pos = rng.choice(prio.size, batch, replace=False)
     return {"sample_us": timeit(lambda: idx.draw(batch, rng), reps),
-            "update_us": timeit(lambda: idx.update(pos, rng.random(batch)), reps),
-            "update_then_sample_us": timeit(lambda: (idx.update(pos, rng.random(batch)), idx.draw(batch, rng)), reps)}
+            "update_us": timeit(lambda: idx.update(pos, prio[pos]), reps),
+            "update_then_sample_us": timeit(lambda: (idx.update(pos, prio[pos]), idx.draw(batch, rng)), reps),
+            "mean_sampled_priority": check}
 
 
 def bench_rank(prio, batch, reps, rng):
+    from btp.replay.structures import RankStructure
+
     t0 = time.perf_counter()
     s = RankStructure(prio, 1.0)
     build = (time.perf_counter() - t0) * 1e6
     pos = rng.choice(prio.size, batch, replace=False)
-    return {"build_us": build, "sample_us": timeit(lambda: s.draw(batch, rng), reps),
-            "update_us": timeit(lambda: s.set(pos, rng.random(batch)), max(20, reps // 10))}
+    out = {"build_us": build, "sample_us": timeit(lambda: s.draw(batch, rng), reps),
+           "update_us": timeit(lambda: s.set(pos, rng.random(batch)), reps),
+           "update_then_sample_us": timeit(lambda: (s.set(pos, rng.random(batch)), s.draw(batch, rng)), reps)}
+    order = np.argsort(-prio, kind="stable")
+    key = -prio[order]
+
+    def sorted_array_update():  # the replaced O(n) update: drop the k items, insert them at their new keys
+        nonlocal order, key
+        k = -rng.random(batch)
+        drop = np.zeros(order.size, dtype=bool)
+        drop[pos] = True
+        keep = ~drop[order]
+        order, key = order[keep], key[keep]
+        s_ = np.argsort(k)
+        at = np.searchsorted(key, k[s_], side="right")
+        order, key = np.insert(order, at, pos[s_]), np.insert(key, at, k[s_])
+
+    out["sorted_array_update_us"] = timeit(sorted_array_update, max(20, reps // 10))
+    out["ratio_sorted_array_over_btp_update"] = out["sorted_array_update_us"] / out["update_us"]
+    return out
 
 
 def bench_cpprb(prio, batch, reps, rng):
@@ -59,29 +97,54 @@ def bench_cpprb(prio, batch, reps, rng):
     pos = rng.choice(prio.size, batch, replace=False)
     from importlib.metadata import version
 
+    check = mean_sampled(prio, rb.sample(100_000, beta=0.0)["indexes"])
+    new = prio[pos]
     return {"version": version("cpprb"),
             "sample_us": timeit(lambda: rb.sample(batch, beta=0.0), reps),
-            "update_us": timeit(lambda: rb.update_priorities(pos, rng.random(batch)), reps),
-            "update_then_sample_us": timeit(lambda: (rb.update_priorities(pos, rng.random(batch)),
-                                                     rb.sample(batch, beta=0.0)), reps)}
+            "update_us": timeit(lambda: rb.update_priorities(pos, new), reps),
+            "update_then_sample_us": timeit(lambda: (rb.update_priorities(pos, new), rb.sample(batch, beta=0.0)), reps),
+            "mean_sampled_priority": check}
 
 
-def bench_torchrl(prio, batch, reps, rng):
+def bench_torchrl(prio, batch, reps, rng, dtype_name="float32"):
     import torch
     import torchrl
     from torchrl.data.replay_buffers.samplers import PrioritizedSampler
     from torchrl.data.replay_buffers.storages import LazyTensorStorage
 
+    dtype = getattr(torch, dtype_name)
     storage = LazyTensorStorage(prio.size)
     storage.set(torch.arange(prio.size), torch.zeros(prio.size))
-    s = PrioritizedSampler(prio.size, alpha=1.0, beta=0.0)
-    s.update_priority(torch.arange(prio.size), torch.as_tensor(prio))
+    s = PrioritizedSampler(prio.size, alpha=1.0, beta=0.0, eps=0.0, dtype=dtype)
+    tree = type(s._sum_tree)
+    if tree.__module__ != "torchrl._torchrl":  # only the C++ sum tree is the peer we mean to time
+        raise RuntimeError(f"PrioritizedSampler uses {tree.__module__}.{tree.__name__}, not the C++ sum tree")
+    s.update_priority(torch.arange(prio.size), torch.as_tensor(prio, dtype=dtype))
+    check = mean_sampled(prio, s.sample(storage, 100_000)[0].numpy())
     pos = torch.as_tensor(rng.choice(prio.size, batch, replace=False))
-    return {"version": torchrl.__version__,
+    new = torch.as_tensor(prio[pos.numpy()], dtype=dtype)
+    return {"version": torchrl.__version__, "torch": torch.__version__, "dtype": dtype_name,
+            "sum_tree": f"{tree.__module__}.{tree.__name__}",
             "sample_us": timeit(lambda: s.sample(storage, batch), reps),
-            "update_us": timeit(lambda: s.update_priority(pos, torch.rand(batch, dtype=torch.float64)), reps),
-            "update_then_sample_us": timeit(lambda: (s.update_priority(pos, torch.rand(batch, dtype=torch.float64)),
-                                                     s.sample(storage, batch)), reps)}
+            "update_us": timeit(lambda: s.update_priority(pos, new), reps),
+            "update_then_sample_us": timeit(lambda: (s.update_priority(pos, new), s.sample(storage, batch)), reps),
+            "mean_sampled_priority": check}
+
+
+def torchrl_in(python: str, prio_path: str, batch: int, reps: int, dtype_name: str) -> dict:
+    """The TorchRL part run by another interpreter (a virtualenv where torchrl's extension loads)."""
+    cmd = [python, os.path.abspath(__file__), "--worker", "torchrl", "--priorities", prio_path,
+           "--batch", str(batch), "--reps", str(reps), "--dtype", dtype_name]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"could_not_run": f"{python} exited {p.returncode}: {last[:200]}"}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]  # torchrl logs to stdout too
+    if not lines:
+        return {"could_not_run": f"{python} printed no result"}
+    out = json.loads(lines[-1][len(MARK):])
+    out["python"] = python
+    return out
 
 
 def bench_buffer(n, batch, reps, rng):
@@ -121,21 +184,37 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--reps", type=int, default=300)
+    ap.add_argument("--priorities", help="a .npy of priorities to use instead of n uniform(0,1) draws (seed 0)")
+    ap.add_argument("--torchrl-python", help="interpreter of a virtualenv where torchrl loads; runs the TorchRL part there")
     ap.add_argument("--buffer", action="store_true", help="also time the SQLite-backed Buffer with n records")
+    ap.add_argument("--worker", choices=["torchrl"], help=argparse.SUPPRESS)
+    ap.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
     a = ap.parse_args()
     rng = np.random.default_rng(0)
-    prio = rng.random(a.n)
-    res = {"n": a.n, "batch": a.batch, "reps": a.reps, "python": sys.version.split()[0],
-           "btp_proportional": bench_btp(prio, a.batch, a.reps, rng),
-           "cpprb": run_peer("cpprb", bench_cpprb, prio, a.batch, a.reps, rng),
-           "torchrl": run_peer("torchrl", bench_torchrl, prio, a.batch, a.reps, rng),
-           "btp_rank": bench_rank(prio, a.batch, a.reps, rng)}
-    for peer in ("cpprb", "torchrl"):
+    prio = np.load(a.priorities) if a.priorities else rng.random(a.n)
+    if a.worker:  # child process: time TorchRL only and print JSON
+        print(MARK + json.dumps(bench_torchrl(prio, a.batch, a.reps, np.random.default_rng(1), a.dtype)))
+        return
+    with tempfile.TemporaryDirectory() as d:
+        prio_path = a.priorities or os.path.join(d, "priorities.npy")
+        if not a.priorities:
+            np.save(prio_path, prio)
+        res = {"n": int(prio.size), "batch": a.batch, "reps": a.reps, "python": sys.version.split()[0],
+               "expected_mean_sampled_priority": float((prio**2).sum() / prio.sum()),
+               "btp_proportional": bench_btp(prio, a.batch, a.reps, rng),
+               "cpprb": run_peer("cpprb", bench_cpprb, prio, a.batch, a.reps, rng)}
+        for dt in ("float32", "float64"):
+            name = "torchrl" if dt == "float32" else "torchrl_fp64"
+            if a.torchrl_python:
+                res[name] = torchrl_in(a.torchrl_python, prio_path, a.batch, a.reps, dt)
+            else:
+                res[name] = run_peer("torchrl", bench_torchrl, prio, a.batch, a.reps, rng, dt)
+    res["btp_rank"] = bench_rank(prio, a.batch, a.reps, rng)
+    for peer in ("cpprb", "torchrl", "torchrl_fp64"):
         if "could_not_run" not in res[peer]:
-            res[f"ratio_{peer}_over_btp"] = {k: res[peer][k] / res["btp_proportional"][k]
-                                            for k in ("sample_us", "update_us", "update_then_sample_us")}
+            res[f"ratio_{peer}_over_btp"] = {k: res[peer][k] / res["btp_proportional"][k] for k in KEYS}
     if a.buffer:
-        res["btp_buffer"] = bench_buffer(a.n, a.batch, a.reps, rng)
+        res["btp_buffer"] = bench_buffer(int(prio.size), a.batch, a.reps, rng)
     if a.json:
         print(json.dumps(res, indent=2))
         return
