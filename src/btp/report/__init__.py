@@ -1,0 +1,1 @@
+"""Reports: PNG plots and a self-contained HTML page for run directories."""
