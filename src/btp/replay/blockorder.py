@@ -28,15 +28,17 @@ class BlockOrder:
         n = keys.size
         nb = max(1, -(-n // fill))
         order = np.argsort(keys, kind="stable")
-        slot = np.arange(n)
         self.K = np.full((nb, cap), np.inf)
         self.V = np.full((nb, cap), -1, dtype=np.int64)
-        self.K[slot // fill, slot % fill] = keys[order]
-        self.V[slot // fill, slot % fill] = order
-        self.cnt = np.bincount(slot // fill, minlength=nb).astype(np.int64)
+        for arr, vals, pad in ((self.K, keys[order], np.inf), (self.V, order, -1)):
+            flat = np.full(nb * fill, pad, dtype=arr.dtype)  # row b holds sorted positions b*fill .. b*fill+fill-1
+            flat[:n] = vals
+            arr[:, :fill] = flat.reshape(nb, fill)
+        self.cnt = np.full(nb, fill, dtype=np.int64)
+        self.cnt[-1] = n - (nb - 1) * fill
         self.rmax = self._row_max(np.arange(nb))  # each physical row's max key (-inf when empty)
         self.row_of = np.empty(n, dtype=np.int64)
-        self.row_of[order] = slot // fill
+        self.row_of[order] = np.arange(n) // fill
         self.mark = np.zeros(n + 1, dtype=bool)  # scratch; the extra last entry is V's padding (-1)
         self.rows = np.arange(nb, dtype=np.int64)
         self.free: list[int] = []
