@@ -52,6 +52,17 @@ def test_main_block_does_not_run_for_assert_tests(ex):
     assert one(ex, task, "def f(): return 1\nif __name__ == '__main__':\n    raise SystemExit(3)") == (P,)
 
 
+def test_threads_work_and_stdio_waits_for_non_daemon_threads(ex):
+    # threading is not preloaded in the worker (it makes every fork dearer): a program imports it
+    prog = ("import threading, time\ndef f():\n    out = []\n"
+            "    ts = [threading.Thread(target=out.append, args=(i,)) for i in range(4)]\n"
+            "    [t.start() for t in ts]; [t.join() for t in ts]\n    return sorted(out)\n")
+    assert one(ex, atask("assert candidate() == [0, 1, 2, 3]"), prog) == (P,)
+    late = "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()\n"
+    task = Task("s", "", (StdioTest("", "late\n"),))
+    assert one(ex, task, late) == (P,)
+
+
 def test_stdio_profiles():
     cases = [("whitespace", "1 2\n3\n", "1  2 3", True), ("whitespace", "1 2", "1 3", False),
              ("lines", "a b\nc\n\n", "a b  \nc", True), ("lines", "a b\nc", "a\nb c", False),
