@@ -11,7 +11,9 @@ the same priorities (saved to a .npy), batch and timing method; without it Torch
 process. A peer that is not installed or does not load is reported as 'could not run' with the reason.
 Rank-based sampling has no peer: it is timed on its own and against the sorted-array update it
 replaced (np.delete + np.insert on the whole order, O(n)).
-Times are per batch (median of --reps), in microseconds; ratio = peer time / btp time (> 1: btp faster).
+Times are per batch (median of --reps), in microseconds, then the median over --rounds rounds (each
+round times btp, cpprb and TorchRL back to back, in alternating order); ratio = peer time / btp time
+in the same round (> 1: btp faster), median over rounds.
 ``mean_sampled_priority`` is a sanity check of each proportional sampler: it should be close to
 ``expected_mean_sampled_priority`` = sum p^2 / sum p.
 Also times the Buffer end to end on an SQLite file with 10^6 records when --buffer is given.
@@ -131,19 +133,49 @@ def bench_torchrl(prio, batch, reps, rng, dtype_name="float32"):
             "mean_sampled_priority": check}
 
 
-def torchrl_in(python: str, prio_path: str, batch: int, reps: int, dtype_name: str) -> dict:
+TORCHRL = {"torchrl": "float32", "torchrl_fp64": "float64"}  # result name -> sum-tree dtype (float32 is its default)
+
+
+def bench_torchrl_all(prio, batch, reps, rng) -> dict:
+    return {name: run_peer(name, bench_torchrl, prio, batch, reps, rng, dt) for name, dt in TORCHRL.items()}
+
+
+def torchrl_in(python: str, prio_path: str, batch: int, reps: int) -> dict:
     """The TorchRL part run by another interpreter (a virtualenv where torchrl's extension loads)."""
     cmd = [python, os.path.abspath(__file__), "--worker", "torchrl", "--priorities", prio_path,
-           "--batch", str(batch), "--reps", str(reps), "--dtype", dtype_name]
+           "--batch", str(batch), "--reps", str(reps)]
     p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        last = (p.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"could_not_run": f"{python} exited {p.returncode}: {last[:200]}"}
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]  # torchrl logs to stdout too
-    if not lines:
-        return {"could_not_run": f"{python} printed no result"}
+    if p.returncode != 0 or not lines:
+        last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return {name: {"could_not_run": f"{python} exited {p.returncode}: {last[:200]}"} for name in TORCHRL}
     out = json.loads(lines[-1][len(MARK):])
-    out["python"] = python
+    for r in out.values():
+        r["python"] = python
+    return out
+
+
+def one_round(prio, a, rng, prio_path, flip: bool) -> dict:
+    """btp, cpprb and TorchRL timed back to back (order reversed when ``flip``, so load drift evens out)."""
+    steps = [lambda: {"btp_proportional": bench_btp(prio, a.batch, a.reps, rng)},
+             lambda: {"cpprb": run_peer("cpprb", bench_cpprb, prio, a.batch, a.reps, rng)},
+             lambda: (torchrl_in(a.torchrl_python, prio_path, a.batch, a.reps) if a.torchrl_python
+                      else bench_torchrl_all(prio, a.batch, a.reps, rng))]
+    out: dict = {}
+    for step in (steps[::-1] if flip else steps):
+        out.update(step())
+    return out
+
+
+def combine(runs: list[dict]) -> dict:
+    """Median over rounds of each time; the per-round values are kept under '<key>_rounds'."""
+    failed = [r for r in runs if "could_not_run" in r]
+    if failed:
+        return failed[0]
+    out = dict(runs[0])
+    for k in KEYS:
+        vals = [r[k] for r in runs]
+        out[k], out[f"{k}_rounds"] = float(np.median(vals)), vals
     return out
 
 
@@ -188,31 +220,27 @@ def main() -> None:
     ap.add_argument("--torchrl-python", help="interpreter of a virtualenv where torchrl loads; runs the TorchRL part there")
     ap.add_argument("--buffer", action="store_true", help="also time the SQLite-backed Buffer with n records")
     ap.add_argument("--worker", choices=["torchrl"], help=argparse.SUPPRESS)
-    ap.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of btp/cpprb/TorchRL timings (medians over rounds)")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     prio = np.load(a.priorities) if a.priorities else rng.random(a.n)
     if a.worker:  # child process: time TorchRL only and print JSON
-        print(MARK + json.dumps(bench_torchrl(prio, a.batch, a.reps, np.random.default_rng(1), a.dtype)))
+        print(MARK + json.dumps(bench_torchrl_all(prio, a.batch, a.reps, np.random.default_rng(1))))
         return
     with tempfile.TemporaryDirectory() as d:
         prio_path = a.priorities or os.path.join(d, "priorities.npy")
         if not a.priorities:
             np.save(prio_path, prio)
-        res = {"n": int(prio.size), "batch": a.batch, "reps": a.reps, "python": sys.version.split()[0],
-               "expected_mean_sampled_priority": float((prio**2).sum() / prio.sum()),
-               "btp_proportional": bench_btp(prio, a.batch, a.reps, rng),
-               "cpprb": run_peer("cpprb", bench_cpprb, prio, a.batch, a.reps, rng)}
-        for dt in ("float32", "float64"):
-            name = "torchrl" if dt == "float32" else "torchrl_fp64"
-            if a.torchrl_python:
-                res[name] = torchrl_in(a.torchrl_python, prio_path, a.batch, a.reps, dt)
-            else:
-                res[name] = run_peer("torchrl", bench_torchrl, prio, a.batch, a.reps, rng, dt)
+        runs = [one_round(prio, a, rng, prio_path, flip=r % 2 == 1) for r in range(a.rounds)]
+    res = {"n": int(prio.size), "batch": a.batch, "reps": a.reps, "rounds": a.rounds, "python": sys.version.split()[0],
+           "expected_mean_sampled_priority": float((prio**2).sum() / prio.sum())}
+    names = ("btp_proportional", "cpprb", *TORCHRL)
+    res.update({name: combine([r[name] for r in runs]) for name in names})
+    for peer in names[1:]:
+        if "could_not_run" not in res[peer]:  # ratio per round (same load), then the median
+            res[f"ratio_{peer}_over_btp"] = {k: float(np.median([r[peer][k] / r["btp_proportional"][k] for r in runs]))
+                                            for k in KEYS}
     res["btp_rank"] = bench_rank(prio, a.batch, a.reps, rng)
-    for peer in ("cpprb", "torchrl", "torchrl_fp64"):
-        if "could_not_run" not in res[peer]:
-            res[f"ratio_{peer}_over_btp"] = {k: res[peer][k] / res["btp_proportional"][k] for k in KEYS}
     if a.buffer:
         res["btp_buffer"] = bench_buffer(int(prio.size), a.batch, a.reps, rng)
     if a.json:
