@@ -13,8 +13,7 @@ more pages; it must not pull in the host side (executor threads, subprocess, tas
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing into every sandbox worker
 __all__ = ["Executor", "ExecConfig", "Outcome", "Result"]
 
 _WHERE = {"Executor": "executor", "ExecConfig": "config", "Outcome": "types", "Result": "types"}
