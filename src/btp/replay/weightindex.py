@@ -73,12 +73,21 @@ class WeightIndex:
 
     def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n positions drawn with replacement, each with probability weight/total; (positions, probs)."""
-        cum = self._top_cum()
-        total = cum[-1]
+        total = self._top_cum()[-1]
         if n and not total > 0:
             raise BtpError("nothing to sample: every item has zero weight")
-        u = rng.random(n) * total
-        rows = np.arange(n)
+        node = self.locate(rng.random(n) * total)
+        bad = self.levels[0][node] <= 0  # only from float round-off at an edge
+        if bad.any():
+            nz = np.flatnonzero(self.weights > 0)
+            node[bad] = nz[np.clip(np.searchsorted(nz, node[bad]), 0, nz.size - 1)]
+        return node, self.levels[0][node] / total
+
+    def locate(self, u: np.ndarray) -> np.ndarray:
+        """For each u in [0, total): the position whose cumulative-weight interval holds it."""
+        cum = self._top_cum()
+        u = np.array(u, dtype=np.float64)
+        rows = np.arange(u.size)
         node = np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
         u -= cum[node] - self.levels[self.top][node]
         for level in reversed(self.levels[: self.top]):
@@ -88,8 +97,4 @@ class WeightIndex:
             np.minimum(j, FANOUT - 1, out=j)
             u -= pref[rows, j] - children[rows, j]
             node = node * FANOUT + j
-        bad = self.levels[0][node] <= 0  # only from float round-off at an edge
-        if bad.any():
-            nz = np.flatnonzero(self.weights > 0)
-            node[bad] = nz[np.clip(np.searchsorted(nz, node[bad]), 0, nz.size - 1)]
-        return node, self.levels[0][node] / total
+        return node
