@@ -21,6 +21,11 @@ CAP = 32  # items per row at most (measured: 16-32 is fastest at 10^6 items, 256
 FILL = 16  # items per row after a build or a split
 
 
+def _row_count(mask: np.ndarray) -> np.ndarray:
+    """True entries per row (a bool @ float product: several times faster than sum(axis=1) on bools)."""
+    return (mask @ np.ones(mask.shape[1])).astype(np.int64)
+
+
 class BlockOrder:
     def __init__(self, keys: np.ndarray, cap: int = CAP, fill: int = FILL):
         keys = np.asarray(keys, dtype=np.float64)
@@ -87,7 +92,7 @@ class BlockOrder:
         inside = lb < nb
         row = self.K[self.rows[np.minimum(lb, nb - 1)]]
         within = (row < v[:, None]) if side == "left" else (row <= v[:, None])
-        return np.where(inside, self.cum[np.minimum(lb, nb)] + within.sum(axis=1), self.cum[-1])
+        return np.where(inside, self.cum[np.minimum(lb, nb)] + _row_count(within), self.cum[-1])
 
     def keys(self) -> np.ndarray:
         """Each item's key (O(n), for checks and full distributions)."""
@@ -130,7 +135,7 @@ class BlockOrder:
         self.mark[gone] = True
         keep = (Vt >= 0) & ~self.mark[Vt]
         self.mark[gone] = False
-        below = (np.where(keep[ti], Kt[ti], np.inf) < nk[:, None]).sum(axis=1)  # kept keys < each new key
+        below = _row_count(np.where(keep[ti], Kt[ti], np.inf) < nk[:, None])  # kept keys < each new key
         if new_c.max() <= self.cap:
             self._merge_rows(touched, Kt, Vt, keep, ti, nk, nv, below, old_c, new_c)
             return
