@@ -1,20 +1,20 @@
-"""Hugging Face transformers beam search, batched across tasks (left padding, KV cache).
+"""Hugging Face transformers beam search, continuously batched across tasks (see ``beam.py``).
 
-For each task the ``k`` returned beams become ``k`` programs. Per-token log-probabilities come from
-``compute_transition_scores`` with the beam indices, so each program's likelihood is that of the
-tokens that make up its code (see ``btp.sampling.types.Sample``).
+For each task the ``k`` best beams become ``k`` programs. Each program's likelihood is the sum of
+the log-probs of the generated tokens that make up its code (``likelihood.token_span`` after stop
+trimming and code extraction); the same numbers a teacher-forced pass over those tokens gives.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-import torch
-
+from btp.sampling.beam import BeamSearch, Hypothesis
 from btp.sampling.extract import extract
+from btp.sampling.likelihood import token_span
 from btp.sampling.prompts import render_prompt
-from btp.sampling.stops import StopAfterFence
+from btp.sampling.stops import StopRule, stop_rule
 from btp.sampling.types import Sample
 from btp.tasks.types import Task
 
@@ -25,64 +25,34 @@ class HFSampler:
     tokenizer: object
     name: str
     max_new_tokens: int = 384
-    batch_size: int = 4  # tasks per generate call; rows = batch_size * k
+    batch_size: int = 4  # tasks decoded together; rows per forward pass = batch_size * k
+    stats: dict = field(default_factory=dict)
 
     def sample(self, tasks: Sequence[Task], k: int) -> Iterator[list[Sample]]:
-        for i in range(0, len(tasks), self.batch_size):
-            yield from self._batch(tasks[i : i + self.batch_size], k)
-
-    @torch.no_grad()
-    def _batch(self, tasks: Sequence[Task], k: int) -> list[list[Sample]]:
+        """Yield each task's k programs (best first) as soon as its beams finish: completion order."""
         tok = self.tokenizer
-        prompts = [render_prompt(t, tok) for t in tasks]
-        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        enc = enc.to(self.model.device)
-        prompt_len = enc["input_ids"].shape[1]
-        eos = tok.eos_token_id
-        gen_kwargs = dict(
-            max_new_tokens=self.max_new_tokens,
-            num_beams=k,
-            num_return_sequences=k,
-            do_sample=False,
-            early_stopping=True,
-            length_penalty=1.0,
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=eos,
-            logits_processor=[StopAfterFence(tok, prompt_len, eos)],
-            output_scores=True,
-            return_dict_in_generate=True,
-        )
-        if k == 1:
-            gen_kwargs.update(num_beams=1, early_stopping=False)
-        out = self.model.generate(**enc, **gen_kwargs)
-        seqs = out.sequences[:, prompt_len:]
-        if k == 1:
-            token_lp = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-        else:
-            token_lp = self.model.compute_transition_scores(out.sequences, out.scores, out.beam_indices)
-        results = []
-        for ti, task in enumerate(tasks):
-            samples = []
-            for r in range(k):
-                row = ti * k + r
-                samples.append(self._to_sample(task, seqs[row], token_lp[row], r))
-            results.append(samples)
-        return results
+        chat = bool(getattr(tok, "chat_template", None))
+        prompts = [tok(render_prompt(t, tok), add_special_tokens=False)["input_ids"] for t in tasks]
+        rules = [stop_rule(t, chat) for t in tasks]
+        engine = BeamSearch(self.model, eos_id=tok.eos_token_id, k=k, max_new_tokens=self.max_new_tokens,
+                            slots=max(1, self.batch_size), piece=self._piece)
+        self.stats = {"decode_steps": 0, "generated_tokens": 0}
+        for i, hyps in engine.run(prompts, rules):
+            samples = [self._to_sample(tasks[i], h, r, rules[i]) for r, h in enumerate(hyps)]
+            self.stats["decode_steps"] = engine.steps
+            self.stats["generated_tokens"] += sum(s.n_generated for s in samples)
+            yield samples
 
-    def _to_sample(self, task: Task, ids: torch.Tensor, lps: torch.Tensor, rank: int) -> Sample:
-        tok = self.tokenizer
-        special = set(tok.all_special_ids)
-        keep = [(int(t), float(lp)) for t, lp in zip(ids.tolist(), lps.tolist()) if int(t) not in special]
-        # character offset of each token in the decoded text, to map the code span back to tokens
-        pieces, offsets, text = [], [], ""
-        for t, _ in keep:
-            offsets.append(len(text))
-            pieces.append(t)
-            text = tok.decode(pieces, skip_special_tokens=True)
-        ex = extract(task, text)
-        lp_sum, n = 0.0, 0
-        for (t, lp), (start, end) in zip(keep, zip(offsets, offsets[1:] + [len(text)])):
-            if end > ex.code_start and start < ex.code_end:
-                lp_sum += lp
-                n += 1
-        return Sample(task.task_id, ex.program, lp_sum if n else None, n or None, self.name, text, rank)
+    def _piece(self, token_id: int) -> str:
+        pieces = self.__dict__.setdefault("_pieces", {})
+        if token_id not in pieces:
+            pieces[token_id] = self.tokenizer.decode([token_id], skip_special_tokens=True)
+        return pieces[token_id]
+
+    def _to_sample(self, task: Task, hyp: Hypothesis, rank: int, rule: StopRule) -> Sample:
+        text = self.tokenizer.decode(hyp.tokens, skip_special_tokens=True)
+        ex = extract(task, rule.cut(text))
+        i0, i1 = token_span(self.tokenizer, hyp.tokens, ex.code_start, ex.code_end)
+        n = i1 - i0
+        lp = float(sum(hyp.logprobs[i0:i1])) if n else None
+        return Sample(task.task_id, ex.program, lp, n or None, self.name, text, rank, n_generated=len(hyp.tokens))

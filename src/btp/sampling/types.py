@@ -25,6 +25,7 @@ class Sample:
     model: str
     raw: str  # the model's full output text
     beam_rank: int = 0
+    n_generated: int = 0  # tokens the model generated for this beam (throughput accounting)
 
     @property
     def logprob_mean(self) -> float | None:
@@ -37,5 +38,5 @@ class Sampler(Protocol):
     name: str
 
     def sample(self, tasks: Sequence[Task], k: int) -> Iterator[list[Sample]]:
-        """Yield, per task and in order, its ``k`` programs best first."""
+        """Yield, per task, its programs best first (at most ``k``; tasks may come in completion order)."""
         ...
