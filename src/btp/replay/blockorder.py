@@ -136,47 +136,64 @@ class BlockOrder:
         keep = (Vt >= 0) & ~self.mark[Vt]
         self.mark[gone] = False
         below = _row_count(np.where(keep[ti], Kt[ti], np.inf) < nk[:, None])  # kept keys < each new key
-        if new_c.max() <= self.cap:
-            self._merge_rows(touched, Kt, Vt, keep, ti, nk, nv, below, old_c, new_c)
-            return
-        # a row overflows or empties: merge into flat arrays, then split / unlink rows
-        kr, kc = np.nonzero(keep)  # kept entries, row-major: sorted by (row, key) already
-        kk, kv = Kt[kr, kc], Vt[kr, kc]
-        kept_n = np.bincount(kr, minlength=m)
-        at = (np.cumsum(kept_n) - kept_n)[ti] + below
-        mk, mv, mr = np.insert(kk, at, nk), np.insert(kv, at, nv), np.insert(kr, at, ti)
-        c = np.bincount(mr, minlength=m)
-        slot = np.arange(mr.size) - (np.cumsum(c) - c)[mr]
-        self._place(touched, c, mr, slot, mk, mv)
+        self._merge_rows(touched, Kt, Vt, keep, ti, nk, nv, below, old_c, new_c)
 
     def _merge_rows(self, touched, Kt, Vt, keep, ti, nk, nv, below, old_c, new_c) -> None:
-        """The common case (every touched row keeps 1..cap items): merge within the rows' own slots.
+        """Merge the kept and new entries of the touched rows, all rows at once.
 
         A kept entry's new slot = kept entries before it + new entries placed before it (those whose
         ``below`` is <= its kept index); a new entry's slot = ``below`` + new entries before it in its row.
-        Removed and padding entries are written to a spare column that is then dropped.
+        Removed and padding entries are written to a spare column that is then dropped. A row left with
+        more than ``cap`` items is split (``_split``); an emptied row stays chained.
         """
         m, cap = touched.size, self.cap
+        width = max(cap, int(new_c.max()))
         kidx = np.cumsum(keep, axis=1) - keep  # kept index of each entry in its row
         ahead = np.bincount(ti * (cap + 1) + below, minlength=m * (cap + 1)).reshape(m, cap + 1).cumsum(axis=1)
-        slot = np.where(keep, kidx + np.take_along_axis(ahead, kidx, axis=1), cap)
+        slot = np.where(keep, kidx + np.take_along_axis(ahead, kidx, axis=1), width)
         first = np.searchsorted(ti, np.arange(m))  # each row's first new entry (ti is sorted)
         nslot = below + np.arange(ti.size) - first[ti]
-        Kn, Vn = np.full((m, cap + 1), np.inf), np.full((m, cap + 1), -1, dtype=np.int64)
+        Kn, Vn = np.full((m, width + 1), np.inf), np.full((m, width + 1), -1, dtype=np.int64)
         r = np.arange(m)[:, None]
         Kn[r, slot], Vn[r, slot] = Kt, Vt
         Kn[ti, nslot], Vn[ti, nslot] = nk, nv
-        self.K[touched], self.V[touched], self.cnt[touched] = Kn[:, :cap], Vn[:, :cap], new_c
-        self.rmax[touched] = np.where(new_c > 0, Kn[np.arange(m), np.maximum(new_c, 1) - 1], -np.inf)
+        fits = new_c <= cap
+        rows_in, c_in = touched[fits], new_c[fits]
+        self.K[rows_in], self.V[rows_in], self.cnt[rows_in] = Kn[fits, :cap], Vn[fits, :cap], c_in
+        self.rmax[rows_in] = np.where(c_in > 0, Kn[fits, np.maximum(c_in, 1) - 1], -np.inf)
         self.row_of[nv] = touched[ti]
+        if not fits.all():
+            self._split(touched[~fits], Kn[~fits], Vn[~fits], new_c[~fits])
+            return
         lp = self.lpos[touched]
         # an emptied row stays in the chain with its old max as separator (it can take keys again);
         # the chain is compacted once a quarter of its rows are empty
-        self.bmax[lp] = np.where(new_c > 0, Kn[np.arange(m), np.maximum(new_c, 1) - 1], self.bmax[lp])
+        self.bmax[lp] = np.where(new_c > 0, self.rmax[touched], self.bmax[lp])
         delta = np.zeros(self.cum.size, dtype=np.int64)
         delta[lp + 1] = new_c - old_c
         self.cum += np.cumsum(delta)
         self.n_empty += int(np.count_nonzero(new_c == 0)) - int(np.count_nonzero(old_c == 0))
+        if self.n_empty * 4 > self.rows.size:
+            self._compact()
+
+    def _split(self, rows: np.ndarray, Kn: np.ndarray, Vn: np.ndarray, c: np.ndarray) -> None:
+        """Cut each overflowing merged row into rows of ``fill`` items, chained right after it."""
+        fill = self.fill
+        pieces = -(-c // fill)
+        new_rows = self._alloc(int((pieces - 1).sum()))
+        at, k = [], 0
+        for i, row in enumerate(rows.tolist()):  # few rows per update
+            phys = np.concatenate(([row], new_rows[k : k + pieces[i] - 1]))
+            k += pieces[i] - 1
+            for q, pr in enumerate(phys.tolist()):
+                lo, hi = q * fill, min((q + 1) * fill, c[i])
+                self.K[pr], self.V[pr] = np.inf, -1
+                self.K[pr, : hi - lo], self.V[pr, : hi - lo] = Kn[i, lo:hi], Vn[i, lo:hi]
+                self.cnt[pr], self.rmax[pr] = hi - lo, Kn[i, hi - 1]
+                self.row_of[Vn[i, lo:hi]] = pr
+            at.append(np.full(pieces[i] - 1, self.lpos[row] + 1))
+        self.rows = np.insert(self.rows, np.concatenate(at), new_rows)
+        self._refresh()
         if self.n_empty * 4 > self.rows.size:
             self._compact()
 
@@ -188,49 +205,6 @@ class BlockOrder:
         self.free.extend(self.rows[~live].tolist())
         self.rows = self.rows[live]
         self._refresh()
-
-    def _place(self, touched, c, mr, slot, mk, mv) -> None:
-        """Write merged rows back: a row over ``cap`` is split into rows of ``fill``, an empty one unlinked."""
-        over = c > self.cap
-        per = np.where(over, self.fill, self.cap)  # items per piece in each touched row
-        pieces = np.where(c == 0, 0, np.where(over, -(-c // self.fill), 1))
-        extra = pieces - 1
-        n_new = int(extra[extra > 0].sum())
-        new_rows = self._alloc(n_new)
-        extra_start = np.cumsum(np.maximum(extra, 0)) - np.maximum(extra, 0)
-        piece = slot // per[mr]
-        phys = touched[mr]
-        if n_new:
-            split = piece > 0
-            phys[split] = new_rows[extra_start[mr[split]] + piece[split] - 1]
-        written = np.concatenate((touched, new_rows))
-        self.K[written] = np.inf
-        self.V[written] = -1
-        self.K[phys, slot % per[mr]] = mk
-        self.V[phys, slot % per[mr]] = mv
-        self.cnt[written] = np.bincount(phys, minlength=self.K.shape[0])[written]
-        self.rmax[written] = self._row_max(written)
-        self.row_of[mv] = phys
-        if over.any() or (c == 0).any():
-            self._relink(touched, pieces, extra_start, new_rows)
-        self._refresh()
-
-    def _relink(self, touched, pieces, extra_start, new_rows) -> None:
-        """Rebuild the chain of rows: split rows are followed by their new pieces, empty rows dropped."""
-        npieces = np.ones(self.K.shape[0], dtype=np.int64)
-        npieces[touched] = pieces
-        tindex = np.full(self.K.shape[0], -1, dtype=np.int64)
-        tindex[touched] = np.arange(touched.size)
-        lp = npieces[self.rows]
-        if lp.sum() == 0:  # everything gone: keep one empty row
-            lp[0] = 1
-        chain = np.repeat(self.rows, lp)
-        k = np.arange(chain.size) - np.repeat(np.cumsum(lp) - lp, lp)
-        ext = k > 0
-        chain[ext] = new_rows[extra_start[tindex[chain[ext]]] + k[ext] - 1]
-        dropped = self.rows[lp == 0]
-        self.free.extend(dropped.tolist())
-        self.rows = chain
 
     def _alloc(self, n: int) -> np.ndarray:
         """n physical rows: reused free ones first, else the row arrays grow (doubling)."""
