@@ -6,9 +6,11 @@ moving k items to new keys without re-sorting everything. A single sorted array 
 O(n) (every insert shifts the tail). Here the sorted sequence is cut into blocks of at most ``cap``
 items, each a row of a 2-d array (padded with +inf), chained in key order through ``rows`` (a list of
 physical row numbers). Moving k items rewrites only the <= 2k rows they leave or enter, all at once
-with numpy (O(k * cap) work) plus O(n / cap) to refresh the per-block counts and maxima; a row that
-overflows is split, an emptied row is unlinked and reused. Queries search the per-block prefix
-counts / maxima, then compare within one row.
+with numpy (O(k * cap) work) plus one O(n / fill) pass to shift the per-block prefix counts. A row
+that overflows is split into rows of ``fill`` chained right after it (O(n / fill) re-chaining); an
+emptied row stays chained (its old max still separates its neighbours) until a quarter of the rows are
+empty, then they are unlinked and reused. Queries search the per-block prefix counts / maxima, then
+compare within one row.
 
 Keys are float64, finite. Items are 0..size-1 (an item's identity, e.g. a record position).
 """
