@@ -127,16 +127,6 @@ def clear_capabilities() -> None:
     _check(_CAPSET(*_CAP_ARGS), "capset")
 
 
-def drop_all_capabilities() -> None:
-    """Empty the bounding, ambient, effective, permitted and inheritable sets; set no_new_privs.
-
-    After this even uid 0 inside the user namespace cannot mount, ptrace, or regain capabilities
-    through execve.
-    """
-    drop_bounding_set()
-    clear_capabilities()
-
-
 def capabilities_effective() -> int:
     """The effective capability mask of this process (from /proc/self/status)."""
     with open("/proc/self/status") as f:
@@ -145,11 +135,3 @@ def capabilities_effective() -> int:
                 return int(line.split()[1], 16)
     return 0
 
-
-def capabilities_bounding() -> int:
-    """The bounding capability mask of this process (from /proc/self/status)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                return int(line.split()[1], 16)
-    return 0
