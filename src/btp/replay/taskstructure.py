@@ -39,8 +39,9 @@ def group_rank_weights(group: np.ndarray, prio: np.ndarray, exponent: float) -> 
     g, p = group[s], prio[s]
     new_group = np.concatenate(([True], g[1:] != g[:-1]))
     gstart = np.flatnonzero(new_group)
-    rank = np.arange(n) - np.repeat(gstart, np.diff(np.append(gstart, n))) + 1.0
-    prefix = np.concatenate(([0.0], np.cumsum(rank**-exponent)))
+    rank = np.arange(n) - np.repeat(gstart, np.diff(np.append(gstart, n)))  # 0-based within the group
+    table = np.arange(1, rank.max() + 2, dtype=np.float64) ** -exponent  # (1/r)^a once per distinct rank
+    prefix = np.concatenate(([0.0], np.cumsum(table[rank])))
     tie = np.flatnonzero(new_group | np.concatenate(([True], p[1:] != p[:-1])))
     tend = np.append(tie[1:], n)
     w = np.empty(n)
@@ -63,11 +64,11 @@ class TaskStructure:
         if not self._built:
             return
         groups = np.unique(self.group_of[self.inv[uniq]])
-        if self.mode == "rank":
+        if self.mode == "rank":  # a task's total, sum of (1/r)^a over its ranks, does not change
             idx = self._members(groups)
             self.tree.update(idx, self._weights(idx))
-        else:
-            self.tree.update(self.inv[uniq], elementwise_weights(self.mode, self.prio[uniq], self.exponent))
+            return
+        self.tree.update(self.inv[uniq], elementwise_weights(self.mode, self.prio[uniq], self.exponent))
         self._resum(groups)
 
     def append(self, prio: np.ndarray, tasks: np.ndarray) -> None:
