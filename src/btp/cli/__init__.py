@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 
-_SUBCOMMANDS = ("exec_cmd", "pipeline_cmd", "sample_cmd", "train_cmd", "eval_cmd", "buffer_cmd", "tasks_cmd", "models_cmd", "report_cmd")
+_SUBCOMMANDS = ("exec_cmd", "pipeline_cmd", "sample_cmd", "score_cmd", "train_cmd", "eval_cmd", "buffer_cmd", "tasks_cmd", "models_cmd", "report_cmd")
 
 
 def _register() -> None:
