@@ -211,14 +211,16 @@ class Pipeline:
             s = self.cfg.sampling
             sampler = HFSampler(model, tok, writer, max_new_tokens=s.max_new_tokens, batch_size=s.batch_size)
             by_id = {t.task_id: t for t in todo}
-            t0, n_prog, n_pass = time.time(), 0, 0
+            t0, n_prog, n_pass, n_tok = time.time(), 0, 0, 0
             with progress_bar(self.console) as bar:
                 job = bar.add_task(f"round {r}: sample k={s.k}, test, store", total=len(todo), info="")
                 for samples in sampler.sample(todo, s.k):
                     records = store_samples(buffer, executor, by_id[samples[0].task_id], samples, r, writer)
                     n_prog += len(records)
+                    n_tok += sum(x.n_generated for x in samples)
                     n_pass += sum(rec.pass_rate == 1.0 for rec in records)
-                    bar.update(job, advance=1, info=f"{n_prog / (time.time() - t0):.2f} programs/s")
+                    dt = max(1e-9, time.time() - t0)
+                    bar.update(job, advance=1, info=f"{n_prog / dt:.2f} programs/s  {n_tok / dt:.0f} tok/s")
             self.log_metric({"stage": "sample", "round": r, "model": writer, "tasks": len(todo),
                              "programs": n_prog, "all_pass": n_pass, "seconds": round(time.time() - t0, 1)})
             del model, sampler
