@@ -130,6 +130,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for s in sides:
             runs[s].append(spawn(s, args))
+            print(f"{s}: {json.dumps(runs[s][-1])}", file=sys.stderr, flush=True)  # kept if later runs are cut off
     report = {"model": args.model, "steps": args.steps, "batch": args.batch, "max_len": args.max_len,
               "precision": args.precision, "repeats": args.repeats, "runs": runs}
     for s in sides:
