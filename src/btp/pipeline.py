@@ -28,6 +28,7 @@ from btp.models import load_model
 from btp.progress import progress_bar
 from btp.replay import Buffer
 from btp.replay.types import Record, program_hash
+from btp.sampling.extract import answer_code
 from btp.sampling.hf import HFSampler
 from btp.sampling.prompts import render_prompt
 from btp.sampling.types import Sample
@@ -93,6 +94,7 @@ class BufferSource:
         self.seed, self.rank, self.world = seed, rank, world
         self.rng = np.random.default_rng([seed, rank] if world > 1 else seed)
         self._prompts: dict[str, str] = {}
+        self._tasks: dict[str, Task] = {}
         self.last_batch = None
         self.epoch, self.pos = 0, 0
         self._order: np.ndarray | None = None
@@ -108,7 +110,7 @@ class BufferSource:
         else:
             batch = self.buffer.sample(n, self.cfg, self.rng)
         self.last_batch = batch
-        return [Example(self._prompt(r.task_id), completion_text(r.program), float(w))
+        return [Example(self._prompt(r.task_id), self._completion(r.task_id, r.program), float(w))
                 for r, w in zip(batch.records, batch.weights)]
 
     def _next_in_order(self, n: int):
@@ -144,9 +146,17 @@ class BufferSource:
         perm = np.random.default_rng([self.seed, self.epoch]).permutation(self._ids)
         return perm[self.rank::self.world] if len(perm) >= self.world else perm
 
+    def _completion(self, task_id: str, program: str) -> str:
+        return completion_text(answer_code(self._task(task_id), program))
+
+    def _task(self, task_id: str) -> Task:
+        if task_id not in self._tasks:
+            self._tasks[task_id] = self.buffer.get_task(task_id)
+        return self._tasks[task_id]
+
     def _prompt(self, task_id: str) -> str:
         if task_id not in self._prompts:
-            self._prompts[task_id] = render_prompt(self.buffer.get_task(task_id), self.tok)
+            self._prompts[task_id] = render_prompt(self._task(task_id), self.tok)
         return self._prompts[task_id]
 
 
@@ -258,11 +268,18 @@ class Pipeline:
         model, tok = self.load(name)
         e = self.cfg.eval
         sampler = HFSampler(model, tok, name, max_new_tokens=e.max_new_tokens, batch_size=e.batch_size)
+        programs = self.dir / f"eval-round-{r}.jsonl"  # every evaluated program, to audit the numbers
+        programs.unlink(missing_ok=True)
         for label, tasks in evals:
             t0 = time.time()
             with progress_bar(self.console) as bar:
                 job = bar.add_task(f"eval round {r}: {label}", total=len(tasks), info="")
-                summary, _ = evaluate(sampler, executor, tasks, progress=lambda n: bar.update(job, advance=n))
+                summary, per_task = evaluate(sampler, executor, tasks, progress=lambda n: bar.update(job, advance=n))
+            with open(programs, "a") as f:
+                for task_id, pairs in per_task.items():
+                    for sample, result in pairs:
+                        f.write(json.dumps({"dataset": label, "raw": sample.raw, "program": sample.program,
+                                            **result.to_json(task_id, f"{task_id}#{sample.beam_rank}")}) + "\n")
             self.log_metric({"stage": "eval", "round": r, "dataset": label, "model": name,
                              "seconds": round(time.time() - t0, 1), **summary})
         del model, sampler
@@ -276,4 +293,5 @@ class Pipeline:
                 row = json.loads(line)
                 if row.get("stage") == "eval":
                     rows.append(row)
-        return rows
+        latest = {(r["round"], r["dataset"]): r for r in rows}  # a re-run stage logs again; the last counts
+        return sorted(latest.values(), key=lambda r: (r["dataset"], r["round"]))

@@ -50,3 +50,12 @@ def test_stdio_task_program_is_the_code_alone():
     task = Task("s/0", "Read two ints, print the sum.", (StdioTest("1 2\n", "3\n"),))
     ex = extract(task, "Sure!\n```python\na, b = map(int, input().split())\nprint(a + b)\n```")
     assert ex.program == "a, b = map(int, input().split())\nprint(a + b)\n"
+
+
+def test_answer_code_drops_the_header_extract_added():
+    ex = extract(TASK, "```python\ndef add(a, b):\n    return a + b\n```")
+    from btp.sampling.extract import answer_code
+
+    assert answer_code(TASK, ex.program) == "def add(a, b):\n    return a + b\n"
+    body = extract(TASK, "    return a + b")
+    assert answer_code(TASK, body.program).startswith("def add(a: int, b: int) -> int:")

@@ -86,3 +86,14 @@ def test_state_dict_resumes_the_same_draws(buf, tok, data):
 def test_empty_buffer_is_a_clear_error(tmp_path, tok):
     with Buffer(tmp_path / "e.sqlite") as empty, pytest.raises(BtpError, match="is empty"):
         BufferSource(empty, PriorityConfig(), tok, 0)
+
+
+def test_completion_is_the_answer_without_the_prompt_header(tmp_path, tok):
+    prompt = 'from typing import List\n\n\ndef f(xs: List[int]) -> int:\n    """Sum."""\n'
+    with Buffer(tmp_path / "h.sqlite") as b:
+        b.add_tasks([Task("h/0", prompt, (AssertTest("assert candidate([1]) == 1"),), entry_point="f")])
+        b.add([Record(task_id="h/0", program="from typing import List\n\n\ndef f(xs):\n    return sum(xs)\n",
+                      pass_rate=1.0, passed=1, total=1, logprob_sum=-1.0, n_tokens=4)])
+        [ex] = BufferSource(b, PriorityConfig(), tok, 0).next(1)
+    assert ex.completion == "```python\ndef f(xs):\n    return sum(xs)\n```"
+    assert "def f(xs: List[int]) -> int:" in ex.prompt

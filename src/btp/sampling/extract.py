@@ -89,3 +89,16 @@ def extract(task: Task, text: str) -> Extracted:
 
 def _indent(code: str) -> str:
     return "".join(("    " + line if line.strip() else line) for line in code.splitlines(keepends=True))
+
+
+def answer_code(task: Task, program: str) -> str:
+    """The code a model should answer with for ``program``: the program minus the prompt's header.
+
+    ``extract`` prepends the prompt's imports and helpers to the model's code so the program runs;
+    training on that header would teach the model to copy the prompt, so the header is dropped again.
+    """
+    if task.entry_point:
+        header = prompt_header(task.prompt, task.entry_point)
+        if header.strip() and program.startswith(header):
+            return program[len(header):].lstrip("\n")
+    return program
