@@ -99,6 +99,6 @@ def answer_code(task: Task, program: str) -> str:
     """
     if task.entry_point:
         header = prompt_header(task.prompt, task.entry_point)
-        if header.strip() and program.startswith(header):
-            return program[len(header):].lstrip("\n")
-    return program
+        if program.startswith(header):
+            program = program[len(header):]
+    return program.lstrip("\n")
