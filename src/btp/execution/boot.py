@@ -31,11 +31,18 @@ def _fail(message: str) -> None:
     os._exit(3)
 
 
+HIDDEN = "/.btp-host"  # where host directories that live under /tmp are kept, to re-bind into each scratch
+_TMP_BINDS: list[tuple[str, str]] = []  # (hidden source, target under /tmp), set by build_root
+
+
 def exposed_paths() -> list[str]:
-    """System directories plus every directory Python imports from; nested ones dropped."""
+    """System directories plus every directory Python imports from; nested ones dropped.
+
+    The host's /tmp itself is never exposed (only directories below it that Python needs, such as a
+    checkout or virtualenv under /tmp)."""
     wanted = list(SYSTEM_DIRS)
     for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]:
-        if p and os.path.isabs(p) and os.path.isdir(p) and os.path.realpath(p) != "/":
+        if p and os.path.isabs(p) and os.path.isdir(p) and os.path.realpath(p) not in ("/", "/tmp"):
             wanted.append(os.path.realpath(p))
     out: list[str] = []
     for p in sorted(set(wanted), key=len):
@@ -86,8 +93,10 @@ def build_root(root: str, disk_mb: int) -> None:
 
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     linux.mount("btp-root", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755,size=16m")
+    under_tmp = [p for p in paths if p.startswith("/tmp/")]
+    _TMP_BINDS[:] = [(f"{HIDDEN}/{i}", p) for i, p in enumerate(under_tmp)]
     for p in paths:
-        dst = root + p
+        dst = root + (f"{HIDDEN}/{under_tmp.index(p)}" if p in under_tmp else p)
         if os.path.islink(p):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.symlink(os.readlink(p), dst)
@@ -105,13 +114,21 @@ def build_root(root: str, disk_mb: int) -> None:
         os.symlink(dest, f"{root}/dev/{name}")
     for d in ("/proc", "/tmp", "/root"):
         os.makedirs(root + d, exist_ok=True)
-    mount_scratch(root + "/tmp", disk_mb)
+    mount_scratch(root, disk_mb)
 
 
-def mount_scratch(path: str, disk_mb: int) -> None:
-    """A fresh size-limited tmpfs: the only writable place a program sees."""
+def mount_scratch(root: str, disk_mb: int) -> None:
+    """A fresh size-limited tmpfs on ``root``/tmp: the only writable place a program sees.
+
+    Host directories Python needs that live under /tmp are bound back into it, read-only."""
+    path = root + "/tmp"
     linux.mount("btp-scratch", path, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"mode=1777,size={int(disk_mb)}m,nr_inodes=4096")
+    for hidden, target in _TMP_BINDS:
+        os.makedirs(root + target, exist_ok=True)
+        linux.mount(root + hidden, root + target, None, linux.MS_BIND | linux.MS_REC)
+        for mp in [root + target, *_submounts(root + target)]:
+            linux.mount(None, mp, None, linux.readonly_flags(mp))
 
 
 def enter_root(root: str) -> None:

@@ -251,7 +251,7 @@ def kill_all() -> None:
 def fresh_scratch(disk_mb: int) -> None:
     """Replace /tmp with an empty tmpfs (the old one is detached and freed)."""
     linux.umount2("/tmp", linux.MNT_DETACH)
-    boot.mount_scratch("/tmp", disk_mb)
+    boot.mount_scratch("", disk_mb)
     os.chdir("/tmp")
 
 
