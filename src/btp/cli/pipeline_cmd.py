@@ -47,11 +47,11 @@ def demo_config(run_dir: str):
 
     return RunConfig(
         run_dir=run_dir,
-        train_tasks=[DatasetSpec("humaneval", fold="0/2", limit=48)],
+        train_tasks=[DatasetSpec("humaneval", fold="0/2", limit=32)],
         eval_tasks=[DatasetSpec("humaneval", fold="1/2", limit=48)],
-        sampling=SamplingConfig(k=3, max_new_tokens=320, batch_size=4),
-        train=TrainConfig(steps=30, batch_size=4, lr=2e-5),
-        eval=EvalConfig(max_new_tokens=320, batch_size=8),
+        sampling=SamplingConfig(k=3, max_new_tokens=256, batch_size=8),
+        train=TrainConfig(steps=10, batch_size=4, lr=3e-5, max_len=512),
+        eval=EvalConfig(max_new_tokens=256, batch_size=16),
     )
 
 
