@@ -11,6 +11,20 @@ from btp.sampling.score import HFScorer
 from btp.sampling.stops import stop_rule
 from btp.tasks.types import AssertTest, StdioTest, Task
 
+def capture_samples(monkeypatch) -> list:
+    """Patch HFSampler to record (task, hypothesis, stop rule, sample) for every program it returns."""
+    seen = []
+    original = HFSampler._to_sample
+
+    def spy(self, task, hyp, rank, rule):
+        s = original(self, task, hyp, rank, rule)
+        seen.append((task, hyp, rule, s))
+        return s
+
+    monkeypatch.setattr(HFSampler, "_to_sample", spy)
+    return seen
+
+
 TASKS = [
     Task("t/0", 'def add(a, b):\n    """Add two numbers."""\n', (AssertTest("assert candidate(1, 2) == 3"),), entry_point="add"),
     Task("t/1", "Read n and print n squared.", (StdioTest("3\n", "9\n"),)),
@@ -59,15 +73,7 @@ def test_batching_does_not_change_results(tiny_model_dir):
 def test_program_likelihood_equals_teacher_forced_rescoring(tiny_model_dir, monkeypatch):
     """Each program's logprob_sum / n_tokens equal a teacher-forced pass over the program's tokens."""
     model, tok = load(tiny_model_dir)
-    seen = []
-    original = HFSampler._to_sample
-
-    def spy(self, task, hyp, rank, rule):
-        s = original(self, task, hyp, rank, rule)
-        seen.append((task, hyp, rule, s))
-        return s
-
-    monkeypatch.setattr(HFSampler, "_to_sample", spy)
+    seen = capture_samples(monkeypatch)
     list(HFSampler(model, tok, "t", max_new_tokens=10, batch_size=2).sample(TASKS, 3))
     assert len(seen) == 9
     scorer = HFScorer(model, tok, "t")
@@ -79,6 +85,7 @@ def test_program_likelihood_equals_teacher_forced_rescoring(tiny_model_dir, monk
         assert (s.n_tokens or 0) == i1 - i0
         if s.n_tokens:
             assert abs(sum(forced[i0:i1]) - s.logprob_sum) / s.n_tokens < 1e-3
+    assert any(s.n_tokens for *_, s in seen), "no program had scored tokens: the comparison ran on nothing"
 
 
 def test_stop_rules_per_task_kind():
@@ -97,17 +104,8 @@ def test_real_model_programs_rescored_from_text_agree(smol_dir):
     """SmolLM2 on HumanEval-style prompts: re-tokenizing each stored program's text and teacher forcing
     gives the stored likelihood (within 1e-3 nats/token) whenever the text re-tokenizes to the generated ids."""
     model, tok = load(smol_dir)
-    seen = []
-    original = HFSampler._to_sample
-
-    def spy(self, task, hyp, rank, rule):
-        s = original(self, task, hyp, rank, rule)
-        seen.append((task, hyp, rule, s))
-        return s
-
-    import unittest.mock as um
-
-    with um.patch.object(HFSampler, "_to_sample", spy):
+    with pytest.MonkeyPatch.context() as mp:
+        seen = capture_samples(mp)
         list(HFSampler(model, tok, "smol", max_new_tokens=48, batch_size=3).sample(TASKS, 3))
     scorer = HFScorer(model, tok, "smol")
     compared = 0
