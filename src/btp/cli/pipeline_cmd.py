@@ -71,5 +71,5 @@ def register(app: typer.Typer) -> None:
         """The BTP loop on the embedded default (SmolLM2-135M-Instruct on HumanEval halves).
 
         Trains on tasks of one deterministic half of HumanEval and evaluates on the other half,
-        printing a before/after table; about 15 minutes on 2 CPU cores."""
+        printing a before/after table; about 9 minutes on 2 CPU cores."""
         execute(demo_config(run_dir), Console())
