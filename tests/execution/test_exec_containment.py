@@ -13,12 +13,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from btp.execution import ExecConfig, Executor, Outcome
+from btp.execution import Outcome
 from btp.tasks.types import Task
 
 _spec = importlib.util.spec_from_file_location("cases_exec", Path(__file__).with_name("cases_exec.py"))

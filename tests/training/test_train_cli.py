@@ -1,6 +1,5 @@
 """``btp train`` end to end on a tiny model: baseline flags, metrics, LoRA, and 2 processes (gloo)."""
 
-import json
 import os
 import subprocess
 import sys

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from btp.report import plots
-from btp.report.data import RunData, read_run
+from btp.report.data import read_run
 
 
 def _img(png: bytes | None, alt: str) -> str:
