@@ -12,41 +12,23 @@ import typer
 from btp.errors import BtpError
 
 
-def _read_jsonl(path: Path, what: str) -> list[dict]:
-    if not path.exists():
-        raise BtpError(f"{what} file not found: {path}")
-    rows = []
-    with path.open() as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except ValueError as e:
-                raise BtpError(f"{path}:{n}: not valid JSON ({e})") from None
-    return rows
-
-
 def load_inputs(tasks_path: Path, programs_path: Path):
     """Tasks by id and validated (task, program_id, program) triples."""
-    from btp.tasks.types import Task
+    from btp.tasks import read_tasks_jsonl
+    from btp.tasks.rows import read_rows
 
-    tasks = {}
-    for obj in _read_jsonl(tasks_path, "tasks"):
-        task = Task.from_json(obj)
-        tasks[task.task_id] = task
+    tasks = {task.task_id: task for task in read_tasks_jsonl(tasks_path)}
     items = []
-    for n, obj in enumerate(_read_jsonl(programs_path, "programs"), 1):
-        if not isinstance(obj, dict):
-            raise BtpError(f"{programs_path}:{n}: a program line must be a JSON object")
+    for n, row in enumerate(read_rows(programs_path)):
+        obj = row.obj
         for key in ("task_id", "program"):
             if key not in obj:
-                raise BtpError(f"{programs_path}:{n}: missing field {key!r}")
+                raise BtpError(f"{row.where}: missing field {key!r}")
         if obj["task_id"] not in tasks:
-            raise BtpError(f"{programs_path}:{n}: unknown task_id {obj['task_id']!r} (not in {tasks_path})")
+            raise BtpError(f"{row.where}: unknown task_id {obj['task_id']!r} (not in {tasks_path})")
         if not isinstance(obj["program"], str):
-            raise BtpError(f"{programs_path}:{n}: 'program' must be a string")
-        items.append((tasks[obj["task_id"]], str(obj.get("program_id", n - 1)), obj["program"]))
+            raise BtpError(f"{row.where}: 'program' must be a string")
+        items.append((tasks[obj["task_id"]], str(obj.get("program_id", n)), obj["program"]))
     return items
 
 
