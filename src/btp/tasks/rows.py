@@ -47,9 +47,7 @@ def read_rows(path: str | Path) -> Iterator[Row]:
                     obj = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise BtpError(f"{where}: invalid JSON ({e.msg})") from None
-                if not isinstance(obj, dict):
-                    raise BtpError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-                yield Row(where, obj)
+                yield _row(where, obj)
     except (OSError, UnicodeDecodeError, EOFError) as e:
         raise BtpError(f"{path}: cannot read ({e})") from None
 
@@ -62,10 +60,13 @@ def _json_array(path: Path, text: str) -> Iterator[Row]:
     if not isinstance(data, list):
         raise BtpError(f"{path}: expected a JSON array of objects")
     for i, obj in enumerate(data):
-        where = f"{path}: item {i}"
-        if not isinstance(obj, dict):
-            raise BtpError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-        yield Row(where, obj)
+        yield _row(f"{path}: item {i}", obj)
+
+
+def _row(where: str, obj) -> Row:
+    if not isinstance(obj, dict):
+        raise BtpError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    return Row(where, obj)
 
 
 @contextmanager
