@@ -36,11 +36,12 @@ def read_run(path: str | Path) -> RunData:
     metrics_path = path / "metrics.jsonl"
     metrics = []
     if metrics_path.exists():
-        for n, line in enumerate(metrics_path.read_text().splitlines(), 1):
+        lines = metrics_path.read_text().splitlines()
+        for n, line in enumerate(lines, 1):
             try:
                 metrics.append(json.loads(line))
             except json.JSONDecodeError:
-                if n < len(metrics_path.read_text().splitlines()):  # a torn last line is a killed writer
+                if n < len(lines):  # a torn last line is a killed writer
                     raise BtpError(f"{metrics_path}:{n}: not JSON") from None
     data = RunData(path, config, metrics)
     buffer = path / "buffer.sqlite"
