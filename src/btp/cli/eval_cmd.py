@@ -10,12 +10,6 @@ import typer
 from rich.console import Console
 
 
-def _read_tasks(path: Path):
-    from btp.tasks import read_tasks_jsonl
-
-    return read_tasks_jsonl(path)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
@@ -34,9 +28,9 @@ def register(app: typer.Typer) -> None:
         from btp.models import load_model
         from btp.progress import progress_bar
         from btp.sampling.hf import HFSampler
-        from btp.tasks import DatasetSpec, load_tasks
+        from btp.tasks import DatasetSpec, load_tasks, read_tasks_jsonl
 
-        task_list = _read_tasks(tasks) if tasks else load_tasks(DatasetSpec(dataset, path=path, split=split, fold=fold, limit=limit))
+        task_list = read_tasks_jsonl(tasks) if tasks else load_tasks(DatasetSpec(dataset, path=path, split=split, fold=fold, limit=limit))
         console = Console()
         table = Table("model", "tasks", "pass rate", "strict accuracy")
         summaries = {}

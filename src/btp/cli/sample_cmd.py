@@ -16,12 +16,6 @@ from rich.console import Console
 from btp.errors import BtpError
 
 
-def _read_tasks(path: Path):
-    from btp.tasks import read_tasks_jsonl
-
-    return read_tasks_jsonl(path)
-
-
 def _done_ids(out: Path) -> set[str]:
     """Task ids already written to a program JSONL; a torn last line (killed writer) is dropped."""
     if not out.exists():
@@ -83,12 +77,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Beam-search k programs per task into --buffer (tested, deduplicated) or --out (program JSONL)."""
         from btp.progress import progress_bar
+        from btp.tasks import read_tasks_jsonl
 
         if (out is None) == (buffer is None):
             raise BtpError("give exactly one of --out (program JSONL) or --buffer (replay buffer)")
         if k < 1:
             raise BtpError(f"--k must be >= 1, got {k}")
-        todo_all = _read_tasks(tasks)
+        todo_all = read_tasks_jsonl(tasks)
         console = Console(stderr=True)
         writer = _Buffered(buffer, round, model) if buffer is not None else _Jsonl(out)
         with writer:
