@@ -25,6 +25,7 @@ from btp.errors import BtpError
 from btp.evaluation.run import evaluate
 from btp.execution import Executor
 from btp.models import load_model
+from btp import runlog
 from btp.progress import progress_bar
 from btp.replay import Buffer
 from btp.replay.types import Record, program_hash
@@ -168,6 +169,7 @@ class Pipeline:
         self._check_config()
         self.state = RunState(self.dir / "state.json")
         self.metrics_path = self.dir / "metrics.jsonl"
+        runlog.repair(self.metrics_path)
 
     def _check_config(self) -> None:
         path = self.dir / "config.yaml"
@@ -181,8 +183,7 @@ class Pipeline:
             save_config(self.cfg, path)
 
     def log_metric(self, row: dict) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        runlog.append(self.metrics_path, row)
 
     def model_at(self, round_: int) -> str:
         """The trained model after ``round_`` rounds (round 0 = the starting model)."""
@@ -287,11 +288,6 @@ class Pipeline:
         self.state.mark(stage)
 
     def table(self) -> list[dict]:
-        rows = []
-        if self.metrics_path.exists():
-            for line in self.metrics_path.read_text().splitlines():
-                row = json.loads(line)
-                if row.get("stage") == "eval":
-                    rows.append(row)
+        rows = [r for r in runlog.read(self.metrics_path) if r.get("stage") == "eval"]
         latest = {(r["round"], r["dataset"]): r for r in rows}  # a re-run stage logs again; the last counts
         return sorted(latest.values(), key=lambda r: (r["dataset"], r["round"]))

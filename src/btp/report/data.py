@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from btp import runlog
 from btp.errors import BtpError
 
 
@@ -33,16 +33,7 @@ def read_run(path: str | Path) -> RunData:
     if not (path / "config.yaml").exists():
         raise BtpError(f"{path} is not a btp run directory (no config.yaml)")
     config = yaml.safe_load((path / "config.yaml").read_text()) or {}
-    metrics_path = path / "metrics.jsonl"
-    metrics = []
-    if metrics_path.exists():
-        lines = metrics_path.read_text().splitlines()
-        for n, line in enumerate(lines, 1):
-            try:
-                metrics.append(json.loads(line))
-            except json.JSONDecodeError:
-                if n < len(lines):  # a torn last line is a killed writer
-                    raise BtpError(f"{metrics_path}:{n}: not JSON") from None
+    metrics = runlog.read(path / "metrics.jsonl")
     data = RunData(path, config, metrics)
     buffer = path / "buffer.sqlite"
     if buffer.exists():
