@@ -6,8 +6,7 @@ import os
 
 import pytest
 
-from btp.execution import ExecConfig, Executor
-from btp.execution import linux
+from btp.execution import ExecConfig, Executor, linux
 
 
 def _namespaces_available() -> bool:

@@ -20,6 +20,7 @@ import sys
 
 from btp.execution import linux
 from btp.execution.protocol import Reader, send
+from btp.execution.values import BadValue, Unencodable, decode, encode
 
 CMD_FD, RES_FD = 3, 4
 
@@ -127,6 +128,88 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
     return status
 
 
+def _names(ns: dict, fn) -> dict:
+    """Top-level names a test may take from the program: "f" (callable) or "m:<module>"."""
+    out = {"candidate": "f"} if fn is not None else {}
+    for name, value in list(ns.items()):
+        if name.startswith("__") or name == "candidate" or not isinstance(name, str):
+            continue
+        if type(value).__name__ == "module" and isinstance(getattr(value, "__name__", None), str):
+            out[name] = "m:" + value.__name__
+        elif callable(value):
+            out[name] = "f"
+    return out
+
+
+class Objects:
+    """Objects the judge holds handles to (``values`` encodes them as ``{"ref": i}``)."""
+
+    def __init__(self, ns: dict, fn) -> None:
+        self.ns, self.fn, self.items = ns, fn, []
+
+    def ref(self, obj) -> int:
+        self.items.append(obj)
+        return len(self.items) - 1
+
+    def target(self, t):
+        if isinstance(t, dict) and t.get("name") == "candidate" and self.fn is not None:
+            return self.fn
+        if isinstance(t, dict) and isinstance(t.get("name"), str) and t["name"] in self.ns:
+            return self.ns[t["name"]]
+        if isinstance(t, dict) and type(t.get("ref")) is int and 0 <= t["ref"] < len(self.items):
+            return self.items[t["ref"]]
+        raise BadValue("unknown target")
+
+    def value(self, enc):
+        return decode(enc, lambda i: self.items[i] if 0 <= i < len(self.items) else None)
+
+
+_MUTABLE = (list, dict, set, bytearray)
+_OPS = {"getattr": getattr, "len": len, "bool": bool, "list": list, "str": str,
+        "getitem": lambda obj, key: obj[key]}
+
+
+def _plain(x):
+    """Encoding of a plain-value argument (to mirror in-place changes), or None if it holds objects."""
+    try:
+        return encode(x)
+    except Unencodable:
+        return None
+
+
+def _rpc(payload, objects: Objects) -> list:
+    """One operation the judge asks for on a program object; the result goes back encoded."""
+    op, target, *rest = payload
+    obj = objects.target(target)
+    mutated = []
+    if op == "call":
+        args = [objects.value(a) for a in rest[0]]
+        kwargs = {k: objects.value(v) for k, v in rest[1]}
+        before = {i: _plain(a) for i, a in enumerate(args) if type(a) in _MUTABLE}
+        value = obj(*args, **kwargs)
+        after = {i: _plain(args[i]) for i in before}
+        mutated = [[i, after[i]] for i in before if after[i] != before[i] and after[i] is not None]
+    elif op == "setattr":
+        setattr(obj, rest[0], objects.value(rest[1]))
+        value = None
+    elif op in ("getattr", "getitem"):
+        value = _OPS[op](obj, rest[0] if op == "getattr" else objects.value(rest[0]))
+    else:
+        value = _OPS[op](obj)
+    return ["value", encode(value, objects.ref), mutated]
+
+
+def _run_rpc(payload, objects: Objects) -> list:
+    try:
+        return _rpc(payload, objects)
+    except SystemExit:
+        return ["error"]
+    except MemoryError:
+        return ["memory"]
+    except BaseException as e:  # noqa: BLE001 - the judge re-raises builtin exceptions by name
+        return ["raised", type(e).__name__ if type(e).__module__ == "builtins" else "Exception"]
+
+
 def _run_test(kind: str, payload, ns: dict, fn, code, setup):
     try:
         if kind == "assert":
@@ -175,18 +258,22 @@ def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
             fn = _entry(ns, head["entry_point"])
             if fn is not None:
                 ns["candidate"] = fn
-        reply = ["ok"]
+        reply = ["ok", _names(ns, fn)]
     except SystemExit:
         reply = ["error"]
     except BaseException as e:  # noqa: BLE001
         reply = [_status(e)]
         reply = ["error"] if reply == ["fail"] else reply
     send(RES_FD, [nonce, *reply])
-    if reply != ["ok"]:
+    if reply[0] != "ok":
         os._exit(0)
+    objects = Objects(ns, fn)
     while True:
         cmd = reader.read()
         if cmd is None:
             os._exit(0)
-        out = _run_test(cmd["kind"], cmd["payload"], ns, fn, code, setup_code)
+        if cmd["kind"] == "rpc":
+            out = _run_rpc(cmd["payload"], objects)
+        else:
+            out = _run_test(cmd["kind"], cmd["payload"], ns, fn, code, setup_code)
         send(RES_FD, [cmd["nonce"], *out])

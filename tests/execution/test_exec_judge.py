@@ -1,0 +1,93 @@
+"""Assert tests run in the judge process: what legitimate programs and tests still get right.
+
+(Programs that try to fool the judge are in cases_exec.REWARD_HACKS.)
+"""
+
+from __future__ import annotations
+
+from btp.execution import Outcome
+from btp.tasks.types import AssertTest, Task
+
+P, F, E = Outcome.PASS, Outcome.FAIL, Outcome.ERROR
+
+
+def atask(*codes, entry="f", setup=""):
+    return Task("j", "", tuple(AssertTest(c) for c in codes), entry_point=entry, setup=setup)
+
+
+def outcomes(ex, task, program):
+    return ex.run(task, [program])[0].outcomes
+
+
+def test_value_types_round_trip_with_python_equality(ex):
+    task = atask("assert candidate() == (1, [2.5, 'x'], {3: {4}}, frozenset({5}), b'y', None, True)",
+                 "assert type(candidate()[0]) is int and type(candidate()[1][0]) is float",
+                 "assert candidate() != [1, [2.5, 'x'], {3: {4}}, frozenset({5}), b'y', None, True]")
+    assert outcomes(ex, task, "def f(): return (1, [2.5, 'x'], {3: {4}}, frozenset({5}), b'y', None, True)") == (P, P, P)
+
+
+def test_numpy_collections_generators_and_namedtuples(ex):
+    task = atask("assert candidate(3) == 6", "assert list(candidate(0)) == [0, 1]", "assert candidate(1) == (1, 2)",
+                 "import collections\nassert candidate(2) == collections.Counter('aab')")
+    prog = ("import numpy as np, collections\nP = collections.namedtuple('P', 'a b')\n"
+            "def f(x):\n    if x == 3: return np.int64(6)\n    if x == 0: return (i for i in range(2))\n"
+            "    if x == 1: return P(1, 2)\n    return collections.Counter('aab')\n")
+    assert outcomes(ex, task, prog) == (P, P, P, P)
+
+
+def test_in_place_changes_to_arguments_are_seen_by_the_test(ex):
+    task = atask("xs = [3, 1, 2]\ncandidate(xs)\nassert xs == [1, 2, 3]", "d = {}\ncandidate(d)\nassert d == {'k': 1}")
+    prog = "def f(x):\n    if isinstance(x, list): x.sort()\n    else: x['k'] = 1\n"
+    assert outcomes(ex, task, prog) == (P, P)
+
+
+def test_program_objects_stay_remote(ex):
+    """MBPP 367-style: the test builds a tree with the program's class, attribute by attribute."""
+    test = ("root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\n"
+            "assert candidate(root) == 3\nassert root.left.val == 2\nassert len(candidate.__name__) == 1")
+    prog = ("class Node:\n    def __init__(self, v):\n        self.val, self.left, self.right = v, None, None\n"
+            "def f(n):\n    return 0 if n is None else 1 + max(f(n.left), f(n.right))\n")
+    assert outcomes(ex, atask(test), prog) == (P,)
+
+
+def test_program_helpers_and_exceptions(ex):
+    task = atask("assert candidate(helper(2)) == 5",
+                 "try:\n    candidate(-1)\nexcept ValueError:\n    pass\nelse:\n    assert False",
+                 "assert candidate(0) == 1")
+    prog = "def helper(x): return x * 2\ndef f(x):\n    if x < 0: raise ValueError(x)\n    if x == 0: assert False\n    return x + 1\n"
+    assert outcomes(ex, task, prog) == (P, P, F)
+
+
+def test_entry_point_named_like_a_builtin(ex):
+    """MBPP 126 defines ``sum``; its tests call ``sum(10, 15)``."""
+    task = atask("assert sum(10, 15) == 6", "assert len([1]) == 1", entry="sum")
+    prog = "def sum(a, b):\n    return 6\ndef len(x):\n    return 99\n"
+    assert outcomes(ex, task, prog) == (P, P)
+
+
+def test_test_passing_a_function_runs_in_the_program_interpreter(ex):
+    task = atask("assert candidate(lambda x: x * 3, 2) == 6", "assert candidate(abs, -2) == 2")
+    [result] = ex.run(task, ["def f(g, x): return g(x)"])
+    assert result.outcomes == (P, P)
+
+
+def test_decoder_builds_only_builtin_objects_and_rejects_anything_else():
+    import json
+
+    import pytest
+
+    from btp.execution.values import BadValue, Unencodable, decode, encode
+
+    class Eq(list):
+        def __eq__(self, other):
+            return True
+
+    value = {"a": (1, 2.0, float("inf")), 3: [Eq([1]), b"x", {frozenset({1})}]}
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert back == value and type(back[3][0]) is list and back[3][0] != [2]
+    for bad in ({"x": 1}, {"ref": 0}, {"t": 1}, {"nd": ["O", [1], [1]]}, {"d": [[[1], 2]]}, {"a": 1, "b": 2}):
+        with pytest.raises(BadValue):
+            decode(bad)
+    with pytest.raises(Unencodable):
+        encode(object())
+    assert encode(object(), ref=lambda obj: 7) == {"ref": 7}
