@@ -35,6 +35,9 @@ sampling: {k: 5}
     ("eval: {before: 1}", "eval.before: expected true or false"),
     ("train_tasks: {name: x}", "train_tasks: expected a list"),
     ("model: [1, 2", "not valid YAML"),
+    ("sampling: {method: greedy}", "sampling.method: expected 'beam' or 'sample'"),
+    ("sampling: {method: sample, temperature: 0}", "needs temperature > 0"),
+    ("eval: {n: 2, ks: [1, 3]}", "every k in ks within 1..n"),
 ])
 def test_bad_config_is_one_line_error_naming_the_key(tmp_path, text, needle):
     with pytest.raises(BtpError) as e:

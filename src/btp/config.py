@@ -41,32 +41,63 @@ class ModelConfig:
     device: str = "cpu"
 
 
+def _check_decoding(where: str, method: str, temperature: float, top_p: float) -> None:
+    if method not in ("beam", "sample"):
+        raise BtpError(f"config {where}.method: expected 'beam' or 'sample', got {method!r}")
+    if not temperature > 0 or not 0 < top_p <= 1:
+        raise BtpError(f"config {where}: needs temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+
+
 @dataclass
 class SamplingConfig:
-    """Beam search sampling of training programs.
+    """Sampling of training programs (beam search by default).
 
     k: beams per task = programs per task.
     max_new_tokens: generation budget per program.
     batch_size: tasks per generate call (rows = batch_size * k).
+    method: "beam" (the k best beams, the paper's choice) or "sample" (k independent temperature samples, the baseline).
+    temperature: softmax temperature of method "sample".
+    top_p: nucleus mass of method "sample" (1 = no truncation).
     """
 
     k: int = 3
     max_new_tokens: int = 384
     batch_size: int = 4
+    method: str = "beam"
+    temperature: float = 0.8
+    top_p: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_decoding("sampling", self.method, self.temperature, self.top_p)
+        if self.k < 1:
+            raise BtpError(f"config sampling.k: must be >= 1, got {self.k}")
 
 
 @dataclass
 class EvalConfig:
-    """Evaluation: greedy decoding on the held-out tasks.
+    """Evaluation on the held-out tasks: greedy (n = 1) or n temperature samples per task.
 
     max_new_tokens: generation budget per program.
     batch_size: tasks per generate call.
     before: also evaluate the model before training.
+    n: programs per task; 1 = greedy decoding, n > 1 = temperature samples (for unbiased pass@k).
+    ks: the k of each pass@k reported (k <= n).
+    temperature: softmax temperature when n > 1.
+    top_p: nucleus mass when n > 1.
     """
 
     max_new_tokens: int = 384
     batch_size: int = 8
     before: bool = True
+    n: int = 1
+    ks: list[int] = field(default_factory=lambda: [1])
+    temperature: float = 0.8
+    top_p: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_decoding("eval", "sample", self.temperature, self.top_p)
+        if self.n < 1 or any(not 1 <= k <= self.n for k in self.ks):
+            raise BtpError(f"config eval: needs n >= 1 and every k in ks within 1..n, got n={self.n}, ks={self.ks}")
 
 
 @dataclass
@@ -78,11 +109,13 @@ class RunConfig:
     seed: seeds sampling of minibatches and training.
     train_tasks: datasets whose tasks are sampled, tested and trained on.
     eval_tasks: held-out datasets for the before/after table.
+    init_buffer: start from a copy of this buffer.sqlite (another run's); rounds it already sampled with the same writer are not sampled again. For ablations over replay and training settings on one set of programs.
     """
 
     run_dir: str = "runs/demo"
     rounds: int = 1
     seed: int = 0
+    init_buffer: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     train_tasks: list[DatasetSpec] = field(default_factory=lambda: [DatasetSpec("humaneval", fold="0/2")])
     eval_tasks: list[DatasetSpec] = field(default_factory=lambda: [DatasetSpec("humaneval", fold="1/2")])

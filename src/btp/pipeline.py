@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Sequence
@@ -201,6 +203,7 @@ class Pipeline:
         evals = [(dataset_label(spec), load_tasks(spec)) for spec in cfg.eval_tasks]
         if not train_tasks:
             raise BtpError("train_tasks selected no task")
+        self._init_buffer()
         with Buffer(self.dir / "buffer.sqlite") as buffer, Executor(cfg.execution) as executor:
             buffer.add_tasks(train_tasks)
             if cfg.eval.before:
@@ -211,6 +214,19 @@ class Pipeline:
                 self.stage_eval(r, evals, executor)
         return self.table()
 
+    def _init_buffer(self) -> None:
+        """Copy ``init_buffer`` in once, with SQLite's online backup (consistent even mid-write)."""
+        src, dst = self.cfg.init_buffer, self.dir / "buffer.sqlite"
+        if not src or dst.exists():
+            return
+        if not Path(src).is_file():
+            raise BtpError(f"init_buffer {src} does not exist")
+        tmp = dst.with_suffix(".sqlite.part")
+        tmp.unlink(missing_ok=True)
+        with sqlite3.connect(f"file:{Path(src).resolve()}?mode=ro", uri=True) as a, sqlite3.connect(tmp) as b:
+            a.backup(b)
+        os.replace(tmp, dst)
+
     def stage_sample(self, r: int, tasks: list[Task], buffer: Buffer, executor: Executor) -> None:
         stage = f"sample:{r}"
         if stage in self.state:
@@ -220,7 +236,8 @@ class Pipeline:
         if todo:
             model, tok = self.load(writer)
             s = self.cfg.sampling
-            sampler = HFSampler(model, tok, writer, max_new_tokens=s.max_new_tokens, batch_size=s.batch_size)
+            sampler = HFSampler(model, tok, writer, max_new_tokens=s.max_new_tokens, batch_size=s.batch_size,
+                                method=s.method, temperature=s.temperature, top_p=s.top_p, seed=self.cfg.seed * 1000 + r)
             by_id = {t.task_id: t for t in todo}
             t0, n_prog, n_pass, n_tok = time.time(), 0, 0, 0
             with progress_bar(self.console) as bar:
@@ -268,14 +285,17 @@ class Pipeline:
         name = self.model_at(r)
         model, tok = self.load(name)
         e = self.cfg.eval
-        sampler = HFSampler(model, tok, name, max_new_tokens=e.max_new_tokens, batch_size=e.batch_size)
+        sampler = HFSampler(model, tok, name, max_new_tokens=e.max_new_tokens, batch_size=e.batch_size,
+                            method="beam" if e.n == 1 else "sample", temperature=e.temperature, top_p=e.top_p,
+                            seed=self.cfg.seed * 1000 + r)
         programs = self.dir / f"eval-round-{r}.jsonl"  # every evaluated program, to audit the numbers
         programs.unlink(missing_ok=True)
         for label, tasks in evals:
             t0 = time.time()
             with progress_bar(self.console) as bar:
                 job = bar.add_task(f"eval round {r}: {label}", total=len(tasks), info="")
-                summary, per_task = evaluate(sampler, executor, tasks, progress=lambda n: bar.update(job, advance=n))
+                summary, per_task = evaluate(sampler, executor, tasks, n=e.n, ks=e.ks,
+                                             progress=lambda n: bar.update(job, advance=n))
             with open(programs, "a") as f:
                 for task_id, pairs in per_task.items():
                     for sample, result in pairs:

@@ -115,3 +115,38 @@ def test_kill_9_during_sampling_then_resume_loses_nothing_and_duplicates_nothing
     assert len(keys) == len(set(keys)), "a task was sampled twice"
     assert partial <= set(keys), "records stored before the kill were lost"
     assert {r.task_id for r in records} == {t for t, _ in keys} and len({t for t, _ in keys}) == N_TASKS
+
+
+def test_sampled_programs_pass_at_k_and_an_ablation_on_a_copied_buffer(tmp_path, tiny_model_dir):
+    """sampling.method=sample fills the buffer; eval.n=2 reports pass@2; a second run with
+    init_buffer trains on those records under another replay mode without sampling again."""
+    first = config(tmp_path, tiny_model_dir, sampling={"k": 2, "max_new_tokens": 8, "batch_size": 2, "method": "sample",
+                                                       "temperature": 1.0},
+                   eval={"max_new_tokens": 8, "batch_size": 2, "before": False, "n": 2, "ks": [1, 2]},
+                   train={"steps": 1, "batch_size": 2, "max_len": 256})
+    proc = btp("run", str(first))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "run"
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    [ev] = [m for m in metrics if m["stage"] == "eval"]
+    assert ev["n_programs"] == 2 * ev["n_tasks"] and ev["pass@1"] is not None and ev["pass@2"] >= ev["pass@1"]
+    with Buffer(run / "buffer.sqlite") as buf:
+        n_records = len(list(buf.records()))
+    assert n_records >= 1
+
+    second = tmp_path / "ablation.yaml"
+    cfg = yaml.safe_load(first.read_text())
+    cfg.update(run_dir=str(tmp_path / "ablation"), init_buffer=str(run / "buffer.sqlite"),
+               replay={"mode": "rank"}, eval={"max_new_tokens": 8, "batch_size": 2, "before": False})
+    second.write_text(yaml.safe_dump(cfg))
+    proc = btp("run", str(second))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stages = [json.loads(line)["stage"] for line in (tmp_path / "ablation" / "metrics.jsonl").read_text().splitlines()]
+    assert "sample" not in stages and "train_done" in stages and stages.count("eval") == 1
+    with Buffer(tmp_path / "ablation" / "buffer.sqlite") as buf:
+        assert len(list(buf.records())) == n_records
+
+    cfg.update(run_dir=str(tmp_path / "missing"), init_buffer=str(tmp_path / "nope.sqlite"))
+    second.write_text(yaml.safe_dump(cfg))
+    proc = btp("run", str(second))
+    assert proc.returncode == 2 and "init_buffer" in proc.stderr and "does not exist" in proc.stderr
