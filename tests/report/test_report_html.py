@@ -14,10 +14,10 @@ from btp.tasks.types import AssertTest, Task
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def make_run(path, alpha, final_pass):
+def make_run(path, alpha, final_pass, mode="proportional"):
     path.mkdir(parents=True)
     cfg = RunConfig(run_dir=str(path))
-    cfg.replay = type(cfg.replay)(alpha=alpha)
+    cfg.replay = type(cfg.replay)(alpha=alpha, mode=mode)
     save_config(cfg, path / "config.yaml")
     rows = [
         {"stage": "eval", "round": 0, "dataset": "humaneval fold=1/2", "model": "m", "n_tasks": 4, "pass_rate": 0.1, "strict_accuracy": 0.0},
@@ -49,11 +49,22 @@ def test_single_run_page_has_tables_and_every_plot(tmp_path):
     assert "http" not in page.replace("http-equiv", "")  # self-contained: nothing fetched
 
 
-def test_sweep_adds_alpha_curves(tmp_path):
+def test_sweep_adds_alpha_curves_a_table_and_png_files(tmp_path):
     runs = [make_run(tmp_path / f"r{i}", alpha, 0.2 + alpha / 10 + i / 100) for i, alpha in enumerate([0.0, 0.0, 0.5, 0.5, 1.0])]
-    page = render(runs, tmp_path / "sweep.html").read_text()
+    runs.append(make_run(tmp_path / "u", 0.5, 0.9, mode="uniform"))  # ignores alpha: a band, not a point at 0.5
+    page = render(runs, tmp_path / "sweep.html", png_dir=tmp_path / "png").read_text()
     assert "pass rate vs alpha" in page and "strict accuracy vs alpha" in page
     assert len(pngs(page)) == 2 + 5 * len(runs)
+    assert "uniform" in page and "0.900" in page  # the sweep table lists every run's final metric
+    files = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert "pass-rate-vs-alpha.png" in files and "r0-training-loss.png" in files and len(files) == 2 + 5 * len(runs)
+
+
+def test_ci95_uses_student_t():
+    from btp.report.plots import ci95
+
+    assert ci95([1.0]) == 0.0
+    assert abs(ci95([1.0, 2.0, 3.0]) - 4.303 * 1.0 / 3 ** 0.5) < 1e-9
 
 
 def test_not_a_run_dir_is_one_line(tmp_path):
