@@ -69,7 +69,7 @@ def test_bad_config_key_is_one_line(tmp_path):
     path.write_text("sampling: {beams: 3}\n")
     proc = btp("run", str(path))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "btp: error: config sampling: unknown key 'beams' (known: batch_size, k, max_new_tokens)"
+    assert proc.stderr.strip() == "btp: error: config sampling: unknown key 'beams' (known: batch_size, k, max_new_tokens, method, temperature, top_p)"
 
 
 N_TASKS = 8
