@@ -135,17 +135,23 @@ class BeamSearch:
         self.steps += 1
         return out.logits[:, -1].float()
 
-    def _select(self, sl: list[int], logp: torch.Tensor, *, reorder: bool) -> list[int]:
-        """One beam-search step for slots ``sl`` given their rows' next-token log-probs; returns slots done."""
-        k, M, dev = self.k, self.M, self.device
-        n, V = len(sl), logp.shape[-1]
-        slt = torch.tensor(sl, device=dev)
-        rows = (slt[:, None] * k + torch.arange(k, device=dev)).reshape(-1)
+    def _rows_with_stops(self, sl: list[int], logp: torch.Tensor):
+        """(slot tensor, row tensor, row list) of slots ``sl``; rows whose stop rule fired get EOS forced in ``logp``."""
+        k = self.k
+        slt = torch.tensor(sl, device=self.device)
+        rows = (slt[:, None] * k + torch.arange(k, device=self.device)).reshape(-1)
         rows_l = rows.tolist()
         forced = [i for i, r in enumerate(rows_l) if self.slot_rule[r // k].done(self.texts[r])]
         if forced:
             logp[forced] = float("-inf")
             logp[forced, self.eos] = 0.0
+        return slt, rows, rows_l
+
+    def _select(self, sl: list[int], logp: torch.Tensor, *, reorder: bool) -> list[int]:
+        """One beam-search step for slots ``sl`` given their rows' next-token log-probs; returns slots done."""
+        k, M, dev = self.k, self.M, self.device
+        n, V = len(sl), logp.shape[-1]
+        slt, rows, rows_l = self._rows_with_stops(sl, logp)
         logp = logp.view(n, k, V)
         acc = (logp + self.run_scores[slt][:, :, None]).reshape(n, k * V)
         top_s, top_i = torch.topk(acc, 2 * k)

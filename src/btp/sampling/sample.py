@@ -38,14 +38,7 @@ class Sampling(BeamSearch):
 
     def _select(self, sl: list[int], logp: torch.Tensor, *, reorder: bool) -> list[int]:
         k, M, dev = self.k, self.M, self.device
-        n = len(sl)
-        slt = torch.tensor(sl, device=dev)
-        rows = (slt[:, None] * k + torch.arange(k, device=dev)).reshape(-1)
-        rows_l = rows.tolist()
-        forced = [i for i, r in enumerate(rows_l) if self.slot_rule[r // k].done(self.texts[r])]
-        if forced:
-            logp[forced] = float("-inf")
-            logp[forced, self.eos] = 0.0
+        slt, rows, rows_l = self._rows_with_stops(sl, logp)
         was_done = self.fin_done[slt].reshape(-1)
         tok = self._draw(logp)
         tok = torch.where(was_done, torch.full_like(tok, self.eos), tok)
