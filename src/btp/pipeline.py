@@ -294,7 +294,8 @@ class Pipeline:
             t0 = time.time()
             with progress_bar(self.console) as bar:
                 job = bar.add_task(f"eval round {r}: {label}", total=len(tasks), info="")
-                summary, per_task = evaluate(sampler, executor, tasks, n=e.n, ks=e.ks,
+                by_difficulty = "difficulty" if any("difficulty" in t.meta for t in tasks) else None
+                summary, per_task = evaluate(sampler, executor, tasks, n=e.n, ks=e.ks, group_by=by_difficulty,
                                              progress=lambda n: bar.update(job, advance=n))
             with open(programs, "a") as f:
                 for task_id, pairs in per_task.items():

@@ -37,7 +37,6 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from btp.config import EvalConfig
-        from btp.evaluation.metrics import groups_by, summarize
         from btp.evaluation.run import evaluate
         from btp.execution import ExecConfig, Executor
         from btp.models import load_model
@@ -47,7 +46,6 @@ def register(app: typer.Typer) -> None:
 
         EvalConfig(n=n, ks=list(k), temperature=temperature, top_p=top_p)  # validates, one-line errors
         task_list = read_tasks_jsonl(tasks) if tasks else load_tasks(DatasetSpec(dataset, path=path, split=split, fold=fold, limit=limit))
-        groups = groups_by(task_list, group_by) if group_by else None
         ks = sorted(set(k))
         console = Console()
         table = Table("model", "group", "tasks", "programs", "pass rate", "strict accuracy", *[f"pass@{x}" for x in ks],
@@ -63,9 +61,8 @@ def register(app: typer.Typer) -> None:
                                         top_p=top_p, seed=seed)
                     with progress_bar(console) as bar:
                         job = bar.add_task(f"eval {name}", total=len(task_list), info="")
-                        _, per_task = evaluate(sampler, ex, task_list, n=n, ks=ks,
-                                               progress=lambda x: bar.update(job, advance=x))
-                    summary = summarize({t: [r for _, r in pairs] for t, pairs in per_task.items()}, ks, groups)
+                        summary, per_task = evaluate(sampler, ex, task_list, n=n, ks=ks, group_by=group_by,
+                                                     progress=lambda x: bar.update(job, advance=x))
                     summaries[name] = summary
                     rows = [("all", summary)] + sorted((summary.get("groups") or {}).items())
                     for group, s in rows:

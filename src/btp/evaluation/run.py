@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from btp.evaluation.metrics import summarize
+from btp.evaluation.metrics import groups_by, summarize
 from btp.execution.types import Result
 from btp.sampling.types import Sample, Sampler
 from btp.tasks.types import Task
 
 
 def evaluate(sampler: Sampler, executor, tasks: Sequence[Task], *, n: int = 1, ks: Sequence[int] = (1,),
-             progress: Callable[[int], None] | None = None) -> tuple[dict, dict[str, list[tuple[Sample, Result]]]]:
-    """Return (summary, per-task [(sample, result)]). ``n`` programs per task (greedy when 1)."""
+             progress: Callable[[int], None] | None = None,
+             group_by: str | None = None) -> tuple[dict, dict[str, list[tuple[Sample, Result]]]]:
+    """Return (summary, per-task [(sample, result)]). ``n`` programs per task (greedy when 1).
+
+    ``group_by`` ("source" or a task meta key such as "difficulty") adds per-group summaries."""
     per_task: dict[str, list[tuple[Sample, Result]]] = {}
     by_id = {t.task_id: t for t in tasks}
     for samples in sampler.sample(tasks, n):
@@ -22,5 +25,5 @@ def evaluate(sampler: Sampler, executor, tasks: Sequence[Task], *, n: int = 1, k
         if progress is not None:
             progress(1)
     summary = summarize({tid: [r for _, r in pairs] for tid, pairs in per_task.items()},
-                        k=[k for k in ks if k <= n])
+                        k=[k for k in ks if k <= n], group_of=groups_by(tasks, group_by) if group_by else None)
     return summary, per_task
