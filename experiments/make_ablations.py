@@ -1,6 +1,6 @@
 """Write the ablation configs (docs/RESULTS.md) into experiments/ablations/.
 
-Every ablation starts from a copy of C1's buffer (Qwen2.5-Coder-0.5B's 3 beams on MBPP 511-610,
+Every ablation starts from a copy of C1's buffer (Qwen2.5-Coder-0.5B's 3 beams on MBPP 511-560,
 already tested), so they differ only in how records are drawn and trained on: 20 steps of 4,
 then greedy evaluation on MBPP test ids 11-60. The baseline (untrained SmolLM2) is C1's round 0.
     python experiments/make_ablations.py
@@ -12,7 +12,7 @@ import yaml
 
 HERE = Path(__file__).parent
 BASE = yaml.safe_load((HERE / "c1_teacher.yaml").read_text())
-BASE.update(init_buffer="runs/c1_teacher/buffer.sqlite")
+BASE.update(init_buffer="runs/c1_teacher50/buffer.sqlite")
 BASE["eval_tasks"] = [{"name": "mbpp", "path": "../shared/data/mbpp/mbpp.jsonl", "split": "test", "limit": 50}]
 BASE["eval"] = {"max_new_tokens": 384, "batch_size": 8, "before": False}
 BASE["train"] = {**BASE["train"], "steps": 20}

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
-until grep -q '"sample:1"' runs/c1_teacher/state.json 2>/dev/null; do sleep 20; done
+until grep -q '"sample:1"' runs/c1_teacher50/state.json 2>/dev/null; do sleep 20; done
 run() { echo "== $(date -u +%FT%TZ) btp run $1"; /usr/bin/time -f "wall %e s" .venv/bin/btp run "$1"; }
 for s in 0 1 2; do
   for v in alpha0 alpha0.5 alpha1 uniform pass_only rank alpha0.25 alpha0.75; do
