@@ -38,6 +38,7 @@ def test_btp_run_end_to_end_then_resume_does_nothing_twice(tmp_path, tiny_model_
     run = tmp_path / "run"
     assert json.loads((run / "state.json").read_text())["done"] == ["eval:0", "sample:1", "train:1", "eval:1"]
     assert (run / "checkpoints" / "round-1" / "config.json").exists()
+    assert (run / "report" / "index.html").read_text().count("data:image/png") >= 4  # report written with the run
     with Buffer(run / "buffer.sqlite") as buf:
         records = list(buf.records())
         assert len(buf.sampled(1, str(tiny_model_dir))) == 3

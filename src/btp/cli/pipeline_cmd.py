@@ -36,6 +36,13 @@ def execute(cfg, console: Console) -> None:
     pipe = Pipeline(cfg, console)
     rows = pipe.run()
     print_table(rows, console)
+    from btp.report.html import render
+
+    try:
+        report = render([pipe.dir], pipe.dir / "report" / "index.html")
+        console.print(f"report: {report.resolve()}")
+    except Exception as e:  # noqa: BLE001 - the run's results are stored; a plot failure must not hide them
+        console.print(f"[yellow]report not written: {type(e).__name__}: {e}[/yellow]")
     console.print(f"run directory: {pipe.dir.resolve()}  (wall time {time.time() - t0:.0f}s)")
 
 
