@@ -91,3 +91,27 @@ def test_decoder_builds_only_builtin_objects_and_rejects_anything_else():
     with pytest.raises(Unencodable):
         encode(object())
     assert encode(object(), ref=lambda obj: 7) == {"ref": 7}
+
+
+def test_the_judge_recovers_after_a_looping_test_or_program(ex):
+    """The judge lives across programs: a test that loops in the judge, or a program that loops
+    inside a call the judge made, must not disturb the next program's verdicts."""
+    looping_test = atask("while True:\n    pass", "assert candidate(1) == 2")
+    # the judge's own CPU limit ends the looping test; the next test of the same program still runs
+    assert outcomes(ex, looping_test, "def f(x): return x + 1") == (Outcome.TIMEOUT, P)
+    looping_call = atask("assert candidate(1) == 2", "assert candidate(2) == 3")
+    assert outcomes(ex, looping_call, "def f(x):\n    while True: pass") == (Outcome.TIMEOUT, Outcome.TIMEOUT)
+    ok = atask("assert candidate(1) == 2", "xs = [2, 1]\ncandidate(xs)\nassert xs == [1, 2]")
+    prog = "def f(x):\n    if isinstance(x, list): x.sort()\n    return 2 if x == 1 else None\n"
+    for _ in range(3):
+        assert outcomes(ex, ok, prog + f"# {_}") == (P, P)
+
+
+def test_programs_cannot_see_the_judge(ex):
+    """The judge runs outside the programs' PID namespace: not in their /proc, not signalable."""
+    task = atask("assert candidate() == 'hidden'")
+    prog = ("import os\ndef f():\n    names = set()\n    for p in os.listdir('/proc'):\n"
+            "        if p.isdigit():\n            try: names.add(open(f'/proc/{p}/cmdline', 'rb').read())\n"
+            "            except OSError: pass\n"
+            "    return 'hidden' if not any(b'judge' in n for n in names) and len(names) <= 3 else repr(names)\n")
+    assert outcomes(ex, task, prog) == (P,)

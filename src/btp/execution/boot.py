@@ -2,14 +2,16 @@
 
 Steps, in this order (see docs/SANDBOX.md):
 
-1. ``unshare`` new user, mount, network, IPC, UTS and PID namespaces.
+1. ``unshare`` new user, mount, network, IPC and UTS namespaces.
 2. Handshake with the host, which writes our uid/gid maps: inside uid 0 is outside uid 65534
    (nobody) when the host runs as root, else the host user's own uid.
 3. Open every directory we will expose (Python, the venv, /usr, /etc, ...) while we may still
    traverse the host's paths, then become uid 0 of the namespace (so an unprivileged user outside).
 4. Build a new root on a tmpfs: read-only bind mounts of those directories, a few device nodes,
    a size-limited tmpfs on /tmp.
-5. Fork the zygote: PID 1 of the new PID namespace. It mounts /proc, pivots into the new root,
+5. Fork the judge (``judge.serve``, runs assert tests), then ``unshare`` a PID namespace, so the
+   judge stays outside it: invisible to every program.
+6. Fork the zygote: PID 1 of the new PID namespace. It mounts /proc, pivots into the new root,
    detaches the old one, makes / read-only, and serves requests on stdin/stdout.
 """
 
@@ -145,7 +147,7 @@ def main() -> None:
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     spec = json.loads(sys.argv[1])
     flags = (linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC
-             | linux.CLONE_NEWUTS | linux.CLONE_NEWPID)
+             | linux.CLONE_NEWUTS)
     try:
         linux.unshare(flags)
     except OSError as e:
@@ -159,6 +161,12 @@ def main() -> None:
         build_root(spec["root"], spec["disk_mb"])
     except OSError as e:
         _fail(f"cannot build the sandbox filesystem: {e}")
+    judge_pid, judge_ends = start_judge(spec.get("preload", ()))
+    try:
+        linux.unshare(linux.CLONE_NEWPID)  # for the zygote and programs only; the judge stays outside
+    except OSError as e:
+        _fail(f"cannot create a PID namespace ({e})")
+    spec.update(judge_ends)
     pid = os.fork()
     if pid == 0:
         try:
@@ -170,10 +178,43 @@ def main() -> None:
 
         serve(spec)
         os._exit(0)
-    os.close(0)
-    os.close(1)
+    for fd in (0, 1, *judge_ends["judge_fds"], judge_ends["judge_go"], judge_ends["judge_ready"]):
+        os.close(fd)
     _, status = os.waitpid(pid, 0)
+    os.kill(judge_pid, signal.SIGKILL)
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def start_judge(preload) -> tuple[int, dict]:
+    """Fork the judge (``judge.serve``) before the PID namespace exists, so that no program can
+    name, signal or trace it. Returns its pid and the zygote's ends of its pipes.
+
+    The judge imports nothing until the zygote has pivoted into the new root (it writes "G" on
+    ``go``): here, as the namespace's uid 0 (nobody outside), the host's Python directories may be
+    unreadable (/root/.pyenv); in the new root they are bind-mounted. It answers "R" on ``ready``
+    once started, or "E<error>"."""
+    cmd_r, cmd_w = os.pipe()
+    res_r, res_w = os.pipe()
+    go_r, go_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+            for fd in (cmd_w, res_r, go_w, ready_r):
+                os.close(fd)
+            if os.read(go_r, 1) != b"G":
+                os._exit(0)
+            from btp.execution.judge import serve
+
+            serve(cmd_r, res_w, preload=preload, ready_fd=ready_w)
+        except BaseException as e:  # noqa: BLE001 - reported by the zygote as the worker's start error
+            os.write(ready_w, f"E{type(e).__name__}: {e}".encode()[:500])
+        finally:
+            os._exit(70)
+    for fd in (cmd_r, res_w, go_r, ready_w):
+        os.close(fd)
+    return pid, {"judge_fds": [cmd_w, res_r], "judge_go": go_w, "judge_ready": ready_r}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
-import resource
 import signal
 import sys
 
@@ -164,6 +163,8 @@ def _result(reply, channel: Channel):
         raise exc("raised by the program")
     if kind in ("memory", "error", "timeout"):
         raise Abort(kind)
+    if kind == "abort":  # the zygote gave up on the program (it died or ran out of time)
+        raise Abort("error")
     raise Abort("error")
 
 
@@ -223,46 +224,85 @@ def _isolate(cmd_r: int, res_w: int) -> None:
     os.closerange(RES_FD + 1, 1 << 16)
 
 
-def judge_main(cmd_r: int, res_w: int) -> None:
-    """Body of the forked judge process; never returns."""
-    try:
-        _isolate(cmd_r, res_w)
-        linux.clear_capabilities()
-        os.chdir("/")
-        sys.path[:] = [p for p in sys.path if p and not p.startswith("/tmp")]  # no module the program wrote
-        channel = Channel()
-        head = channel.reader.read()
-        if head is None:
-            os._exit(0)
-        cpu = max(float(head["cpu"]), 0.01)
-        resource.setrlimit(resource.RLIMIT_CPU, (int(cpu) + 1, int(cpu) + 2))
-        mb = head["memory_mb"] * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (mb, mb))
-        signal.signal(signal.SIGPROF, signal.SIG_DFL)
-        signal.setitimer(signal.ITIMER_PROF, cpu)
+def _cpu_limit(signum, frame):
+    raise Abort("timeout")
+
+
+class Program:
+    """The judge's state for one program: the test namespace built from the task's setup."""
+
+    def __init__(self, head: dict, channel: Channel) -> None:
         import random
 
-        random.seed(0)
-    except BaseException:  # noqa: BLE001
-        os._exit(70)
-    ns = {"__name__": "__btp_test__", "__builtins__": builtins}
-    setup_error = None
+        random.seed(0)  # the same draws for every program, whatever ran before
+        self.head, self.channel = head, channel
+        self.cpu = max(float(head["cpu"]), 0.01)
+        self.ns = {"__name__": "__btp_test__", "__builtins__": builtins}
+        self.setup_error = None
+        try:
+            if head["setup"]:
+                self._timed(lambda: exec(compile(head["setup"], "<setup>", "exec"), self.ns))
+        except BaseException as e:  # noqa: BLE001
+            self.setup_error = _verdict(e)
+
+    def _timed(self, fn) -> None:
+        signal.setitimer(signal.ITIMER_PROF, self.cpu)
+        try:
+            fn()
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+
+    def run(self, code_text: str) -> str:
+        if self.setup_error is not None:
+            return self.setup_error
+        try:
+            code = compile(code_text, "<test>", "exec")
+            _bind(self.ns, self.head["names"], self.channel, _names_in(code), self.head.get("entry_point"))
+            self._timed(lambda: exec(code, self.ns))
+            return "pass"
+        except BaseException as e:  # noqa: BLE001 - any failure is the test's verdict
+            return _verdict(e)
+
+
+def serve(cmd_r: int, res_w: int, *, preload=(), ready_fd: int | None = None) -> None:
+    """The judge's loop; never returns. Started once per worker by ``boot``, outside the programs'
+    PID namespace (they cannot see, signal or trace it), and kept for every program.
+
+    Messages: ``{"head": {...}}`` starts a program (fresh test namespace), ``{"code": ...}`` runs
+    one test and answers ``["verdict", status]``; an ``["abort"]`` arriving when no call is pending
+    (the zygote gave up on a program) is ignored. Each test's CPU time is limited by the
+    program's budget (``ITIMER_PROF``), so a looping test ends as ``timeout``.
+    """
     try:
-        if head["setup"]:
-            exec(compile(head["setup"], "<setup>", "exec"), ns)
-    except BaseException as e:  # noqa: BLE001
-        setup_error = _verdict(e)
-    while True:
-        cmd = channel.reader.read()
-        if cmd is None:
-            os._exit(0)
-        status = setup_error
-        if status is None:
+        import random  # noqa: F401 - every program reseeds it
+
+        for name in preload:  # what tests import, loaded while the host's paths are still there
             try:
-                code = compile(cmd["code"], "<test>", "exec")
-                _bind(ns, head["names"], channel, _names_in(code), head.get("entry_point"))
-                exec(code, ns)
-                status = "pass"
-            except BaseException as e:  # noqa: BLE001 - any failure is the test's verdict
-                status = _verdict(e)
-        send(RES_FD, ["verdict", status])
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001
+                pass
+        if ready_fd is not None:
+            os.write(ready_fd, b"R")
+            os.close(ready_fd)
+        _isolate(cmd_r, res_w)
+        linux.drop_bounding_set()
+        linux.clear_capabilities()
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
+        os.chdir("/")
+        # never import a module the program wrote into its scratch /tmp
+        sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != "/tmp"]
+        signal.signal(signal.SIGPROF, _cpu_limit)
+        channel = Channel()
+    except BaseException:  # noqa: BLE001
+        if ready_fd is not None:
+            raise  # boot reports it
+        os._exit(70)
+    program: Program | None = None
+    while True:
+        msg = channel.reader.read()
+        if msg is None:
+            os._exit(0)
+        if isinstance(msg, dict) and "head" in msg:
+            program = Program(msg["head"], channel)
+        elif isinstance(msg, dict) and "code" in msg and program is not None:
+            send(RES_FD, ["verdict", program.run(msg["code"])])

@@ -21,7 +21,6 @@ import time
 from btp.execution import boot, linux
 
 # imported here, not in each child: compiling runner.py there cost ~7 ms per program
-from btp.execution.judge import judge_main
 from btp.execution.protocol import FrameError, Reader, send
 from btp.execution.runner import runner_main, set_worker_limits
 
@@ -91,52 +90,59 @@ class Child:
 
 
 class Judge:
-    """The forked judge process (``judge.judge_main``) that runs one program's assert tests."""
+    """The zygote's link to the worker's judge process (``judge.serve``, started by ``boot`` outside
+    this PID namespace): one program at a time, one test at a time."""
 
-    def __init__(self, head: dict) -> None:
-        cmd_r, self.cmd_w = os.pipe()
-        self.res_r, res_w = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            judge_main(cmd_r, res_w)
-            os._exit(70)
-        os.close(cmd_r)
-        os.close(res_w)
-        self.pidfd = os.pidfd_open(self.pid)
-        self.reader = Reader(self.res_r)
-        send(self.cmd_w, head)
+    def __init__(self, cmd_w: int, res_r: int) -> None:
+        self.cmd_w, self.res_r = cmd_w, res_r
+        self.reader = Reader(res_r)
+        self.busy = False  # a test was sent and its verdict not read yet
+
+    def start(self, head: dict) -> None:
+        send(self.cmd_w, {"head": head})
+
+    def test(self, code: str) -> None:
+        send(self.cmd_w, {"code": code})
+        self.busy = True
+
+    def reply(self, frame: list) -> None:
+        send(self.cmd_w, frame)
 
     def next(self, deadline: float) -> list:
-        """The judge's next frame; Death if it died (CPU limit: timeout) or the wall limit passed."""
+        """The judge's next frame; Death("timeout") past ``deadline``; JudgeGone if it is gone."""
         while True:
             try:
                 frame = self.reader.pop()
             except FrameError:
-                raise Death("error") from None
+                raise JudgeGone("judge sent a bad frame") from None
             if frame is not None:
                 if not isinstance(frame, list) or not frame:
-                    raise Death("error")
+                    raise JudgeGone("judge sent a bad frame")
+                if frame[0] == "verdict":
+                    self.busy = False
                 return frame
+            if self.reader.eof:
+                raise JudgeGone("judge exited")
             left = deadline - time.monotonic()
-            if self.reader.eof or left <= 0:
-                raise self._death() if self.reader.eof else Death("timeout")
-            ready, _, _ = select.select([self.res_r, self.pidfd], [], [], left)
-            if self.res_r in ready:
+            if left <= 0:
+                raise Death("timeout")
+            if select.select([self.res_r], [], [], left)[0]:
                 self.reader.feed()
-            elif self.pidfd in ready and not _readable(self.res_r):
-                raise self._death()
 
-    def _death(self) -> "Death":
-        _, status, _ = os.wait4(self.pid, 0)
-        cpu_limit = os.WIFSIGNALED(status) and os.WTERMSIG(status) in TIMEOUT_SIGNALS
-        return Death("timeout" if cpu_limit else "error")
-
-    def close(self) -> None:
-        for fd in (self.cmd_w, self.res_r, self.pidfd):
+    def settle(self, grace: float) -> None:
+        """After giving up on a program mid-test: answer the judge's calls with "abort" until it
+        sends the test's verdict (its CPU limit bounds the wait), so the next program starts clean."""
+        deadline = time.monotonic() + grace
+        while self.busy:
+            self.reply(["abort"])
             try:
-                os.close(fd)
-            except OSError:
-                pass
+                self.next(deadline)
+            except Death:
+                raise JudgeGone("judge did not finish an aborted test") from None
+
+
+class JudgeGone(Exception):
+    """The judge process died or stopped following the protocol: this worker must be restarted."""
 
 
 class Death(Exception):
@@ -220,7 +226,7 @@ class _Run:
         self.i = 0
         self.cap = req["max_output"]
         self.names: dict = {}
-        self.judge: Judge | None = None
+        self.judge: Judge | None = None  # set (and started for this program) at the first assert test
 
     def drive(self, child: Child, budget: float, deadline: float) -> None:
         req = self.req
@@ -253,11 +259,11 @@ class _Run:
     def judged(self, child: Child, code: str, budget: float, deadline: float) -> list | None:
         """Run one assert test in the judge, relaying its calls to the program; None = hand back."""
         if self.judge is None:
-            self.judge = Judge({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
-                                "entry_point": self.req["entry_point"],
-                                "memory_mb": self.req["memory_mb"]})
+            self.judge = JUDGE
+            self.judge.start({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
+                              "entry_point": self.req["entry_point"]})
         judge = self.judge
-        send(judge.cmd_w, {"code": code})
+        judge.test(code)
         while True:
             frame = judge.next(deadline)
             if frame[0] == "verdict" and len(frame) == 2:
@@ -265,12 +271,12 @@ class _Run:
                     return None
                 if frame[1] in ("pass", "fail", "error", "memory", "timeout"):
                     return [frame[1]]
-                raise Death("error")
+                raise JudgeGone(f"unknown verdict {frame[1]!r}")
             if frame[0] != "rpc":
-                raise Death("error")
+                raise JudgeGone("judge sent an unknown frame")
             nonce = os.urandom(16).hex()
             send(child.cmd_w, {"nonce": nonce, "kind": "rpc", "payload": frame[1:]})
-            send(judge.cmd_w, _await(child, nonce, deadline, self.cap))
+            judge.reply(_await(child, nonce, deadline, self.cap))
 
 
 def run_request(req: dict, child: Child | None) -> dict:
@@ -308,8 +314,8 @@ def run_request(req: dict, child: Child | None) -> dict:
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
     seconds = time.monotonic() - started
-    if run.judge is not None:
-        run.judge.close()
+    if run.judge is not None and run.judge.busy:
+        run.judge.settle(grace=float(req["timeout"]) + 5.0)
     if child is not None:
         child.close()  # finished normally; killed and reaped by kill_all() with everything else
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}
@@ -338,8 +344,23 @@ def fresh_scratch(disk_mb: int) -> None:
     os.chdir("/tmp")
 
 
+JUDGE: Judge  # set by serve()
+
+
 def serve(spec: dict) -> None:
-    """Answer requests from the host on fds 0 (in) and 1 (out) until EOF."""
+    """Answer requests from the host on fds 0 (in) and 1 (out) until EOF.
+
+    If the judge is gone the zygote exits without answering: the host restarts the worker and the
+    program in hand gets error outcomes (as for any worker failure)."""
+    global JUDGE
+    os.write(spec["judge_go"], b"G")  # we are in the new root now: the judge may import
+    answer = os.read(spec["judge_ready"], 512)
+    if answer != b"R":
+        os.write(1, f"E the judge process failed to start ({answer[1:].decode(errors='replace') or 'it exited'})\n".encode())
+        os._exit(3)
+    for fd in (spec["judge_go"], spec["judge_ready"]):
+        os.close(fd)
+    JUDGE = Judge(*spec["judge_fds"])
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
@@ -360,7 +381,10 @@ def serve(spec: dict) -> None:
         req = reader.read()
         if req is None:
             break
-        resp = run_request(req, child)
+        try:
+            resp = run_request(req, child)
+        except JudgeGone:
+            os._exit(75)
         kill_all()  # before replying: nothing the program started still exists
         send(host_out, resp)
         fresh_scratch(spec["disk_mb"])
