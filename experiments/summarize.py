@@ -103,14 +103,14 @@ def main() -> None:
     print("## Claims (paired by task against the untrained SmolLM2, C1's round 0)\n")
     print("| run / dataset | tasks | pass rate before → after (diff, 95% CI) | strict accuracy before → after | McNemar p |")
     print("|---|---|---|---|---|")
-    for run in ("c1_teacher50", "c2_self", "c2_sample"):
+    for run in ("c1_teacher50", "c2_self"):
         after = per_task(runs / run / "eval-round-1.jsonl")
         for ds in ("humaneval", "mbpp"):
             c = compare(base, after, ds) if after else None
             out.setdefault("claims", {})[f"{run}/{ds}"] = c
             print(fmt_cmp(f"{run} / {ds}", c))
     print("\n## Stage costs (seconds, from metrics.jsonl)\n")
-    for run in ("c1_teacher", "c1_teacher50", "c2_self", "c2_sample"):
+    for run in ("c1_teacher", "c1_teacher50", "c2_self"):
         rows = stage_costs(runs / run)
         out.setdefault("costs", {})[run] = rows
         for r in rows:
