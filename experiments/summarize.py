@@ -117,6 +117,11 @@ def main() -> None:
             print(f"- {run}: {r['stage']} round {r['round']} {r.get('dataset') or ''} "
                   f"{'' if r.get('programs') is None else str(r['programs']) + ' programs '}{r['seconds']} s")
 
+    for d in sorted((runs / "abl").glob("*-s*")):
+        rows = stage_costs(d)
+        if rows:
+            out.setdefault("costs", {})[d.name] = rows
+            print(f"- abl/{d.name}: " + ", ".join(f"{r['stage']} {r['seconds']} s" for r in rows))
     variants: dict[str, dict[int, dict]] = defaultdict(dict)
     for d in sorted((runs / "abl").glob("*-s*")):
         m = re.fullmatch(r"(.+)-s(\d+)", d.name)
