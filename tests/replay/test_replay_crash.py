@@ -14,7 +14,7 @@ K = 5  # beams per task
 N_TASKS = 3000
 
 WRITER = f"""
-import sys
+import sys, time
 from btp.replay import Buffer, Record
 from btp.tasks.types import Task, AssertTest
 path = sys.argv[1]
@@ -29,6 +29,7 @@ with Buffer(path) as b:
                        logprob_sum=-float(j + 1), n_tokens=10, beam_rank=j) for j in range({K})]
         b.add(recs, done=(t, 0, "m"))
         print(i, flush=True)
+        time.sleep(0.001)  # so that on a fast, quiet machine the kill still lands mid-run
 """
 
 
