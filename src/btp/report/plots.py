@@ -114,7 +114,7 @@ def alpha_curve(runs: Sequence[RunData], metric: str = "pass_rate") -> bytes | N
     if sum(len(points) for mode, points in by_mode.items() if mode in ("proportional", "rank")) < 2:
         return None
     plt, fig, ax = _figure()
-    for mode, points in sorted(by_mode.items()):
+    for i, (mode, points) in enumerate(sorted(by_mode.items())):
         if mode in ("proportional", "rank"):
             alphas = sorted(points)
             means = [np.mean(points[a]) for a in alphas]
@@ -123,7 +123,7 @@ def alpha_curve(runs: Sequence[RunData], metric: str = "pass_rate") -> bytes | N
         else:
             values = [v for vs in points.values() for v in vs]
             m, h = float(np.mean(values)), ci95(values)
-            line = ax.axhline(m, linestyle="--", label=f"{mode} (alpha unused, n={len(values)})")
+            line = ax.axhline(m, linestyle="--", color=f"C{i + 2}", label=f"{mode} (alpha unused, n={len(values)})")
             if h:
                 ax.axhspan(m - h, m + h, alpha=0.12, color=line.get_color())
     ax.set_xlabel("alpha (weight of P in P2Value)")
