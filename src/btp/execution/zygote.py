@@ -19,9 +19,9 @@ import signal
 import time
 
 from btp.execution import boot, linux
+from btp.execution.protocol import FrameError, Reader, send
 
 # imported here, not in each child: compiling runner.py there cost ~7 ms per program
-from btp.execution.protocol import FrameError, Reader, send
 from btp.execution.runner import runner_main, set_worker_limits
 
 TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
@@ -218,7 +218,7 @@ def _reply_to_raw(kind: str, reply: list, child: Child, cap: int) -> list:
 class _Run:
     """State of one request: which test is next, and the raw results so far."""
 
-    def __init__(self, req: dict) -> None:
+    def __init__(self, req: dict, judge: Judge) -> None:
         self.req = req
         self.tests = req["tests"]
         self.n = len(self.tests)
@@ -226,7 +226,8 @@ class _Run:
         self.i = 0
         self.cap = req["max_output"]
         self.names: dict = {}
-        self.judge: Judge | None = None  # set (and started for this program) at the first assert test
+        self.judge = judge
+        self.judge_started = False  # told about this program (at its first assert test)
 
     def drive(self, child: Child, budget: float, deadline: float) -> None:
         req = self.req
@@ -258,11 +259,11 @@ class _Run:
 
     def judged(self, child: Child, code: str, budget: float, deadline: float) -> list | None:
         """Run one assert test in the judge, relaying its calls to the program; None = hand back."""
-        if self.judge is None:
-            self.judge = JUDGE
-            self.judge.start({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
-                              "entry_point": self.req["entry_point"]})
         judge = self.judge
+        if not self.judge_started:
+            judge.start({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
+                         "entry_point": self.req["entry_point"]})
+            self.judge_started = True
         judge.test(code)
         while True:
             frame = judge.next(deadline)
@@ -279,13 +280,13 @@ class _Run:
             judge.reply(_await(child, nonce, deadline, self.cap))
 
 
-def run_request(req: dict, child: Child | None) -> dict:
+def run_request(req: dict, child: Child | None, judge: Judge) -> dict:
     """Run one program on its tests; returns the raw per-test results for the host.
 
     Unfinished tests of a program that dies get the cause (timeout, memory, error). Stdio tests
     are independent runs, so after a death that is not a timeout the next one gets a fresh process.
     """
-    run = _Run(req)
+    run = _Run(req, judge)
     started = time.monotonic()
     deadline = started + req["wall"]
     budget = float(req["timeout"])
@@ -314,8 +315,8 @@ def run_request(req: dict, child: Child | None) -> dict:
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
     seconds = time.monotonic() - started
-    if run.judge is not None and run.judge.busy:
-        run.judge.settle(grace=float(req["timeout"]) + 5.0)
+    if judge.busy:
+        judge.settle(grace=float(req["timeout"]) + 5.0)
     if child is not None:
         child.close()  # finished normally; killed and reaped by kill_all() with everything else
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}
@@ -344,15 +345,11 @@ def fresh_scratch(disk_mb: int) -> None:
     os.chdir("/tmp")
 
 
-JUDGE: Judge  # set by serve()
-
-
 def serve(spec: dict) -> None:
     """Answer requests from the host on fds 0 (in) and 1 (out) until EOF.
 
     If the judge is gone the zygote exits without answering: the host restarts the worker and the
     program in hand gets error outcomes (as for any worker failure)."""
-    global JUDGE
     os.write(spec["judge_go"], b"G")  # we are in the new root now: the judge may import
     answer = os.read(spec["judge_ready"], 512)
     if answer != b"R":
@@ -360,7 +357,7 @@ def serve(spec: dict) -> None:
         os._exit(3)
     for fd in (spec["judge_go"], spec["judge_ready"]):
         os.close(fd)
-    JUDGE = Judge(*spec["judge_fds"])
+    judge = Judge(*spec["judge_fds"])
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
@@ -382,7 +379,7 @@ def serve(spec: dict) -> None:
         if req is None:
             break
         try:
-            resp = run_request(req, child)
+            resp = run_request(req, child, judge)
         except JudgeGone:
             os._exit(75)
         kill_all()  # before replying: nothing the program started still exists
