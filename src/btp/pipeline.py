@@ -22,12 +22,12 @@ from typing import Sequence
 
 import numpy as np
 
+from btp import runlog
 from btp.config import RunConfig, from_dict, save_config, to_dict
 from btp.errors import BtpError
-from btp.evaluation.run import evaluate
+from btp.evaluation.run import evaluate, program_rows
 from btp.execution import Executor
 from btp.models import load_model
-from btp import runlog
 from btp.progress import progress_bar
 from btp.replay import Buffer
 from btp.replay.types import Record, program_hash
@@ -298,10 +298,8 @@ class Pipeline:
                 summary, per_task = evaluate(sampler, executor, tasks, n=e.n, ks=e.ks, group_by=by_difficulty,
                                              progress=lambda n: bar.update(job, advance=n))
             with open(programs, "a") as f:
-                for task_id, pairs in per_task.items():
-                    for sample, result in pairs:
-                        f.write(json.dumps({"dataset": label, "raw": sample.raw, "program": sample.program,
-                                            **result.to_json(task_id, f"{task_id}#{sample.beam_rank}")}) + "\n")
+                for row in program_rows(per_task, with_raw=True, dataset=label):
+                    f.write(json.dumps(row) + "\n")
             self.log_metric({"stage": "eval", "round": r, "dataset": label, "model": name,
                              "seconds": round(time.time() - t0, 1), **summary})
         del model, sampler

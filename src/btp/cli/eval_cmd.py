@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from btp.config import EvalConfig
-        from btp.evaluation.run import evaluate
+        from btp.evaluation.run import evaluate, program_rows
         from btp.execution import ExecConfig, Executor
         from btp.models import load_model
         from btp.progress import progress_bar
@@ -69,10 +69,8 @@ def register(app: typer.Typer) -> None:
                         table.add_row(name, group, str(s["n_tasks"]), str(s["n_programs"]), _fmt(s["pass_rate"]),
                                       _fmt(s["strict_accuracy"]), *[_fmt(s.get(f"pass@{x}")) for x in ks])
                     if out_f:
-                        for task_id, pairs in per_task.items():
-                            for sample, result in pairs:
-                                out_f.write(json.dumps({"model": name, "program": sample.program,
-                                                        **result.to_json(task_id, f"{task_id}#{sample.beam_rank}")}) + "\n")
+                        for row in program_rows(per_task, model=name):
+                            out_f.write(json.dumps(row) + "\n")
                     del m, sampler
         finally:
             if out_f:

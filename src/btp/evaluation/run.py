@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from btp.evaluation.metrics import groups_by, summarize
 from btp.execution.types import Result
@@ -27,3 +27,14 @@ def evaluate(sampler: Sampler, executor, tasks: Sequence[Task], *, n: int = 1, k
     summary = summarize({tid: [r for _, r in pairs] for tid, pairs in per_task.items()},
                         k=[k for k in ks if k <= n], group_of=groups_by(tasks, group_by) if group_by else None)
     return summary, per_task
+
+
+def program_rows(per_task: Mapping[str, list[tuple[Sample, Result]]], *, with_raw: bool = False,
+                 **fields) -> Iterator[dict]:
+    """One JSON row per evaluated program (``evaluate``'s per-task pairs): ``fields``, the model's
+    raw text if asked, the program, and its outcomes (``Result.to_json``)."""
+    for task_id, pairs in per_task.items():
+        for sample, result in pairs:
+            row = {**fields, "raw": sample.raw} if with_raw else dict(fields)
+            row["program"] = sample.program
+            yield {**row, **result.to_json(task_id, f"{task_id}#{sample.beam_rank}")}
