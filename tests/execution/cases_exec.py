@@ -7,6 +7,8 @@ the test asserts it, so a PASS there means the attack failed (host-side checks a
 
 from __future__ import annotations
 
+from btp.execution import seccomp
+
 P, F, E, T, M = "pass", "fail", "error", "timeout", "memory"
 NOT_PASS = {F, E, T, M}
 
@@ -154,4 +156,38 @@ CRASHES = [
     ("abort", assert_task("assert candidate() == 1"), "import os\ndef f():\n    os.abort()\n", [{E}]),
 ]
 
-ALL = CONTAINMENT + FORGERY + REWARD_HACKS + CRASHES
+
+def syscall_denied(name: str, *args: int) -> str:
+    """A program whose f() returns 'blocked' when the raw syscall ``name(*args)`` fails with EPERM
+    (the seccomp filter's answer); success or any other errno is 'escaped'."""
+    nr = seccomp.ARCHES[seccomp.MACHINE][1][name]
+    call = ", ".join(f"ctypes.c_long({a})" for a in (nr, *args))
+    return blocked_if("import ctypes, errno, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                      f"r = libc.syscall({call})\n"
+                      + ("if r == 0: os._exit(0)\n" if name == "clone" else "")  # a clone's child, if it got through
+                      + "if r == -1 and ctypes.get_errno() == errno.EPERM: raise OSError('denied')")
+
+
+CLONE_NEWUSER_SIGCHLD = 0x10000000 | 17
+# Syscalls the seccomp filter denies. Without it unshare/clone(CLONE_NEWUSER) succeed here: user
+# namespaces nest, and a fresh one grants a full capability set inside it.
+SECCOMP = [] if seccomp.FILTER is None else [
+    ("seccomp_unshare_user", BLOCKED, syscall_denied("unshare", 0x10000000), [{P}]),
+    ("seccomp_clone_newuser", BLOCKED, syscall_denied("clone", CLONE_NEWUSER_SIGCHLD, 0, 0, 0, 0), [{P}]),
+    ("seccomp_setns", BLOCKED, syscall_denied("setns", 0, 0), [{P}]),
+    ("seccomp_ptrace_traceme", BLOCKED, syscall_denied("ptrace", 0, 0, 0, 0), [{P}]),
+    ("seccomp_keyctl", BLOCKED, syscall_denied("keyctl", 0, -3, 0), [{P}]),  # KEYCTL_GET_KEYRING_ID session
+    ("seccomp_bpf", BLOCKED, syscall_denied("bpf", 0, 0, 0), [{P}]),
+    ("seccomp_userfaultfd", BLOCKED, syscall_denied("userfaultfd", 1), [{P}]),  # UFFD_USER_MODE_ONLY
+    ("seccomp_io_uring_setup", BLOCKED, syscall_denied("io_uring_setup", 1, 0), [{P}]),
+    ("seccomp_perf_event_open", BLOCKED, syscall_denied("perf_event_open", 0, 0, -1, -1, 0), [{P}]),
+    ("seccomp_threads_fork_subprocess_work", assert_task("assert candidate() == [1, 7, '1']"),
+     ("import os, subprocess, sys, threading\ndef f():\n    out = []\n"
+      "    t = threading.Thread(target=out.append, args=(1,)); t.start(); t.join()\n"
+      "    pid = os.fork()\n    if pid == 0: os._exit(7)\n"
+      "    out.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+      "    out.append(subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True, text=True).stdout.strip())\n"
+      "    return out\n"), [{P}]),
+]
+
+ALL = CONTAINMENT + FORGERY + REWARD_HACKS + CRASHES + SECCOMP
