@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from btp.execution import Outcome
+from btp.execution import ExecConfig, Executor, Outcome
 from btp.tasks.types import Task
 
 _spec = importlib.util.spec_from_file_location("cases_exec", Path(__file__).with_name("cases_exec.py"))
@@ -109,6 +109,14 @@ def test_scratch_is_fresh_for_each_program(ex):
     writer = "open('/tmp/left_behind', 'w').write('x')\ndef f(): return 1\n"
     reader = "import os\ndef f(): return 0 if os.path.exists('/tmp/left_behind') else 1\n"
     results = [ex.run(task, [writer])[0] for _ in range(2)] + [ex.run(task, [reader])[0] for _ in range(3)]
+    assert all(r.outcomes == (Outcome.PASS,) for r in results)
+    # traces other than files (the zygote keeps /tmp's mount only when it is exactly as it was)
+    marker = ("import os\ntry: os.setxattr('/tmp', 'user.btp', b'1')\nexcept OSError: pass\n"
+              "os.chmod('/tmp', 0o700)\ndef f(): return 1\n")
+    check = ("import os\ndef f():\n    return int(os.stat('/tmp').st_mode & 0o7777 == 0o1777 "
+             "and not os.listxattr('/tmp') and os.access('/tmp', os.W_OK))\n")
+    with Executor(ExecConfig(workers=1, cache=False)) as one:  # both on the same worker
+        results = [one.run(task, [program])[0] for program in (marker, check) * 2]
     assert all(r.outcomes == (Outcome.PASS,) for r in results)
 
 

@@ -115,3 +115,27 @@ def test_programs_cannot_see_the_judge(ex):
             "            except OSError: pass\n"
             "    return 'hidden' if not any(b'judge' in n for n in names) and len(names) <= 3 else repr(names)\n")
     assert outcomes(ex, task, prog) == (P,)
+
+
+def test_programs_that_tamper_with_the_judges_pipes_fail_and_leave_them_clean():
+    """The judge talks to each program process on pipes that outlive it (fds 5 and 6 there): a
+    program that forges replies, leaves half a frame, or shuts its end while the judge is sending
+    a large argument must not pass, hang the worker, or disturb the next program on that worker."""
+    from btp.execution import ExecConfig, Executor
+
+    task = atask("assert candidate(2) == 3", "assert candidate(list(range(300000))) == 300000")
+    forged = b'\x00\x00\x00\x0b["x","pass"]'
+    programs = {
+        "forged replies": f"import os\nfor _ in range(100): os.write(6, {forged!r})\n",
+        "half a frame": "import os\nos.write(6, b'\\x00\\x00\\x10\\x00[1,')\n",
+        "shut call pipe": "import os\nos.close(5)\n",
+        "exits mid-call": "import os\ndef g(x):\n    if isinstance(x, list): os._exit(0)\n",
+    }
+    body = "def f(x):\n    return len(x) if isinstance(x, list) else x + 1\n"
+    with Executor(ExecConfig(workers=1, timeout=1.0, wall_factor=1.0, cache=False)) as ex1:
+        for name, prefix in programs.items():
+            prog = prefix + body if name != "exits mid-call" else prefix + body.replace("def f", "def h") + \
+                "def f(x):\n    g(x)\n    return h(x)\n"
+            got = ex1.run(task, [prog])[0].outcomes
+            assert P not in got[1:] and got != (P, P), (name, got)
+            assert ex1.run(task, [body + f"# after {name}"])[0].outcomes == (P, P), name

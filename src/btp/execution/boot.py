@@ -119,6 +119,11 @@ def build_root(root: str, disk_mb: int) -> None:
     mount_scratch(root, disk_mb)
 
 
+def tmp_binds() -> list[tuple[str, str]]:
+    """Host directories bound into the sandbox's /tmp (where the host keeps Python under /tmp)."""
+    return list(_TMP_BINDS)
+
+
 def mount_scratch(root: str, disk_mb: int) -> None:
     """A fresh size-limited tmpfs on ``root``/tmp: the only writable place a program sees.
 
@@ -178,7 +183,8 @@ def main() -> None:
 
         serve(spec)
         os._exit(0)
-    for fd in (0, 1, *judge_ends["judge_fds"], judge_ends["judge_go"], judge_ends["judge_ready"]):
+    for fd in (0, 1, *judge_ends["judge_fds"], *judge_ends["call_fds"], judge_ends["judge_go"],
+               judge_ends["judge_ready"]):
         os.close(fd)
     _, status = os.waitpid(pid, 0)
     os.kill(judge_pid, signal.SIGKILL)
@@ -195,26 +201,31 @@ def start_judge(preload) -> tuple[int, dict]:
     once started, or "E<error>"."""
     cmd_r, cmd_w = os.pipe()
     res_r, res_w = os.pipe()
+    call_r, call_w = os.pipe()  # the judge's calls to the program process of the moment
+    back_r, back_w = os.pipe()  # its replies
     go_r, go_w = os.pipe()
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-            for fd in (cmd_w, res_r, go_w, ready_r):
+            for fd in (cmd_w, res_r, call_r, back_w, go_w, ready_r):
                 os.close(fd)
             if os.read(go_r, 1) != b"G":
                 os._exit(0)
             from btp.execution.judge import serve
 
-            serve(cmd_r, res_w, preload=preload, ready_fd=ready_w)
+            serve(cmd_r, res_w, call_w, back_r, preload=preload, ready_fd=ready_w)
         except BaseException as e:  # noqa: BLE001 - reported by the zygote as the worker's start error
             os.write(ready_w, f"E{type(e).__name__}: {e}".encode()[:500])
         finally:
             os._exit(70)
-    for fd in (cmd_r, res_w, go_r, ready_w):
+    for fd in (cmd_r, res_w, call_w, go_r, ready_w):
         os.close(fd)
-    return pid, {"judge_fds": [cmd_w, res_r], "judge_go": go_w, "judge_ready": ready_r}
+    # the zygote keeps the program's ends (each program process inherits them) and a reader of
+    # the replies, to empty both pipes between programs
+    return pid, {"judge_fds": [cmd_w, res_r], "call_fds": [call_r, back_w, back_r],
+                 "judge_go": go_w, "judge_ready": ready_r}
 
 
 if __name__ == "__main__":

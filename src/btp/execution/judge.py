@@ -7,8 +7,8 @@ solving anything: return an object whose ``__eq__`` is always true, patch ``math
 process, started by ``boot`` outside the programs' PID namespace and kept for every program
 (``serve``). The judge runs the task's setup and the test code; every
 name the test takes from the program (``candidate``, helper functions the prompt defines) is a
-``Remote``: calling it sends the encoded arguments to the program process, through the zygote,
-and the program's return value comes back encoded (``values``). The judge decodes it into
+``Remote``: calling it sends the encoded arguments straight to the program process (pipes that
+``boot`` set up), and the program's return value comes back encoded (``values``). The judge decodes it into
 builtin objects and the comparison runs here, on values the program could only have produced by
 computing them. The program never sees the test code or an expected value.
 
@@ -23,14 +23,17 @@ back to the zygote to run in the program's interpreter, the old way; the verdict
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib
 import os
+import select
 import signal
 import sys
 
 from btp.execution import linux
-from btp.execution.protocol import Reader, send
-from btp.execution.runner import CMD_FD, RES_FD, isolate_fds, status_of
+from btp.execution.protocol import FrameError, Reader, send
+from btp.execution.runner import BACK_FD, CALL_FD, CMD_FD, RES_FD
+from btp.execution.runner import isolate_fds, status_of
 from btp.execution.values import BadValue, Unencodable, decode, encode
 
 _EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()
@@ -50,17 +53,44 @@ class ProgramError(Exception):
 
 
 class Channel:
-    """The judge's side of the zygote link: one request, one reply."""
+    """The judge's direct line to the current program process: calls go out on ``CALL_FD``,
+    replies come back on ``BACK_FD`` (no relay through the zygote).
 
-    def __init__(self) -> None:
-        self.reader = Reader(CMD_FD)
+    Every call carries a fresh nonce that the reply must echo. While it waits, the judge also
+    listens to the zygote (``zygote``, fd 3): a frame from it during a call means the zygote gave
+    up on the program (it died, or ran out of time), so that call and every later one of the test
+    raise ``Abort``. The program cannot forge that: it has no end of the zygote's pipe."""
+
+    def __init__(self, zygote: Reader) -> None:
+        self.reader = Reader(BACK_FD)
+        self.zygote = zygote
+        self.aborted = False
+
+    def reset(self) -> None:
+        """A new program: forget bytes a previous one left (the zygote drained the pipes)."""
+        self.reader.buf.clear()
+        self.aborted = False
 
     def ask(self, request: list):
-        send(RES_FD, ["rpc", *request])
-        reply = self.reader.read()
-        if reply is None:
+        if self.aborted:
             raise Abort("error")
-        return reply
+        nonce = os.urandom(16).hex()
+        send(CALL_FD, [nonce, *request])
+        while True:
+            try:
+                reply = self.reader.pop()
+            except FrameError:
+                reply = False
+            if reply is not None:
+                if isinstance(reply, list) and reply and reply[0] == nonce:
+                    return reply[1:]
+                self.aborted = True  # a forged, corrupted or out-of-order reply
+                raise Abort("error")
+            ready = select.select([BACK_FD, CMD_FD], [], [])[0]
+            if CMD_FD in ready:
+                self.aborted = True  # the zygote's abort (read, and dropped, by ``serve``)
+                raise Abort("error")
+            self.reader.feed()
 
 
 def encode_arg(x):
@@ -201,6 +231,14 @@ def _names_in(code) -> set[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(text: str, filename: str):
+    """(code, names it uses): the same tasks' tests come back for every program (code objects
+    are immutable, so one compiled copy serves all of them)."""
+    code = compile(text, filename, "exec")
+    return code, frozenset(_names_in(code))
+
+
 def _verdict(exc: BaseException) -> str:
     return exc.status if isinstance(exc, Abort) else status_of(exc)
 
@@ -222,7 +260,7 @@ class Program:
         self.setup_error = None
         try:
             if head["setup"]:
-                self._timed(lambda: exec(compile(head["setup"], "<setup>", "exec"), self.ns))
+                self._timed(lambda: exec(_compiled(head["setup"], "<setup>")[0], self.ns))
         except BaseException as e:  # noqa: BLE001
             self.setup_error = _verdict(e)
 
@@ -237,21 +275,22 @@ class Program:
         if self.setup_error is not None:
             return self.setup_error
         try:
-            code = compile(code_text, "<test>", "exec")
-            _bind(self.ns, self.head["names"], self.channel, _names_in(code), self.head.get("entry_point"))
+            code, names = _compiled(code_text, "<test>")
+            _bind(self.ns, self.head["names"], self.channel, names, self.head.get("entry_point"))
             self._timed(lambda: exec(code, self.ns))
             return "pass"
         except BaseException as e:  # noqa: BLE001 - any failure is the test's verdict
             return _verdict(e)
 
 
-def serve(cmd_r: int, res_w: int, *, preload=(), ready_fd: int | None = None) -> None:
+def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, *, preload=(),
+          ready_fd: int | None = None) -> None:
     """The judge's loop; never returns. Started once per worker by ``boot``, outside the programs'
     PID namespace (they cannot see, signal or trace it), and kept for every program.
 
-    Messages: ``{"head": {...}}`` starts a program (fresh test namespace), ``{"code": ...}`` runs
-    one test and answers ``["verdict", status]``; an ``["abort"]`` arriving when no call is pending
-    (the zygote gave up on a program) is ignored. Each test's CPU time is limited by the
+    The zygote sends (fds 3/4): ``{"head": {...}}`` starts a program (fresh test namespace),
+    ``{"code": ...}`` runs one test and is answered ``["verdict", status]``. The test's calls to
+    the program go straight to it (fds 5/6, ``Channel``). Each test's CPU time is limited by the
     program's budget (``ITIMER_PROF``), so a looping test ends as ``timeout``.
     """
     try:
@@ -265,7 +304,7 @@ def serve(cmd_r: int, res_w: int, *, preload=(), ready_fd: int | None = None) ->
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)
-        isolate_fds(cmd_r, res_w, None)
+        isolate_fds((cmd_r, res_w, call_w, back_r), None)
         linux.drop_bounding_set()
         linux.clear_capabilities()
         linux.prctl(linux.PR_SET_DUMPABLE, 0)
@@ -273,17 +312,19 @@ def serve(cmd_r: int, res_w: int, *, preload=(), ready_fd: int | None = None) ->
         # never import a module the program wrote into its scratch /tmp
         sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != "/tmp"]
         signal.signal(signal.SIGPROF, _cpu_limit)
-        channel = Channel()
+        zygote = Reader(CMD_FD)
+        channel = Channel(zygote)
     except BaseException:  # noqa: BLE001
         if ready_fd is not None:
             raise  # boot reports it
         os._exit(70)
     program: Program | None = None
     while True:
-        msg = channel.reader.read()
+        msg = zygote.read()
         if msg is None:
             os._exit(0)
         if isinstance(msg, dict) and "head" in msg:
+            channel.reset()
             program = Program(msg["head"], channel)
         elif isinstance(msg, dict) and "code" in msg and program is not None:
             send(RES_FD, ["verdict", program.run(msg["code"])])

@@ -20,8 +20,11 @@ class FrameError(Exception):
     """The peer sent bytes that are not a well-formed frame."""
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
+
+
 def encode(obj) -> bytes:
-    data = json.dumps(obj, separators=(",", ":")).encode("ascii")
+    data = _JSON.encode(obj).encode("ascii")
     return _HEADER.pack(len(data)) + data
 
 
@@ -44,7 +47,7 @@ class Reader:
 
     def feed(self) -> bool:
         """One read(2); returns False at end of file."""
-        chunk = os.read(self.fd, 1 << 20)
+        chunk = os.read(self.fd, 1 << 16)  # a pipe holds 64 KiB; 1 MiB reads cost an mmap each
         if not chunk:
             self.eof = True
             return False

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import resource
+import select
 import signal
 import sys
 
@@ -22,23 +23,22 @@ from btp.execution import linux
 from btp.execution.protocol import Reader, send
 from btp.execution.values import BadValue, Unencodable, decode, encode
 
-CMD_FD, RES_FD = 3, 4
+CMD_FD, RES_FD = 3, 4  # commands from the zygote, replies to it
+CALL_FD, BACK_FD = 5, 6  # the judge's calls (an assert test asking for program values), replies
 
 
-def isolate_fds(cmd_r: int, res_w: int, out_w: int | None) -> None:
-    """Keep only the command pipe (fd 3), the result pipe (fd 4) and stdout (``out_w``, or
-    /dev/null); stdin and stderr are /dev/null, every other inherited fd is closed."""
-    high = [os.dup(fd) for fd in (cmd_r, res_w)]  # first, so no dup2 below can clobber a source
+def isolate_fds(keep: tuple[int, ...], out_w: int | None) -> None:
+    """Move the pipes in ``keep`` to fds 3, 4, ... (in order) and close every other inherited fd;
+    stdout is ``out_w`` (or /dev/null), stdin and stderr are /dev/null."""
+    high = [os.dup(fd) for fd in keep]  # first, so no dup2 below can clobber a source
     out = None if out_w is None else os.dup(out_w)
     devnull = os.open("/dev/null", os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull if out is None else out, 1)
     os.dup2(devnull, 2)
-    os.dup2(high[0], CMD_FD)
-    os.dup2(high[1], RES_FD)
-    os.closerange(RES_FD + 1, 1 << 16)
-    os.set_inheritable(CMD_FD, False)
-    os.set_inheritable(RES_FD, False)
+    for i, fd in enumerate(high):
+        os.dup2(fd, CMD_FD + i, inheritable=False)
+    os.closerange(CMD_FD + len(keep), 1 << 16)
 
 
 def set_worker_limits(fsize_mb: int, nproc: int) -> None:
@@ -232,10 +232,26 @@ def _run_test(kind: str, payload, ns: dict, fn, code, setup):
         return [status_of(e)]
 
 
-def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
-    """Body of the forked program process; never returns."""
+def _next_command(zygote: Reader, judge: Reader) -> tuple[Reader, object]:
+    """The next frame from the zygote or the judge (whichever sends; they take turns)."""
+    while True:
+        for r in (judge, zygote):
+            frame = r.pop()
+            if frame is not None:
+                return r, frame
+        if zygote.eof:
+            return zygote, None
+        for fd in select.select([r.fd for r in (zygote, judge) if not r.eof], [], [])[0]:
+            (judge if fd == judge.fd else zygote).feed()
+
+
+def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int) -> None:
+    """Body of the forked program process; never returns.
+
+    It answers the zygote (load, call/stdio tests) on fds 3/4 and the judge's calls (an assert
+    test asking the program for values) on fds 5/6, directly: no relay through the zygote."""
     try:
-        isolate_fds(cmd_r, res_w, out_w)
+        isolate_fds((cmd_r, res_w, call_r, back_w), out_w)
         linux.clear_capabilities()  # bounding/ambient sets and no_new_privs: dropped by the zygote
         os.chdir("/tmp")
         reader = Reader(CMD_FD)
@@ -272,12 +288,13 @@ def runner_main(cmd_r: int, res_w: int, out_w: int) -> None:
     if reply[0] != "ok":
         os._exit(0)
     objects = Objects(ns, fn)
+    calls = Reader(CALL_FD)
     while True:
-        cmd = reader.read()
+        source, cmd = _next_command(reader, calls)
         if cmd is None:
             os._exit(0)
-        if cmd["kind"] == "rpc":
-            out = _run_rpc(cmd["payload"], objects)
+        if source is calls:  # from the judge: [nonce, op, target, *args]
+            send(BACK_FD, [cmd[0], *_run_rpc(cmd[1:], objects)])
         else:
             out = _run_test(cmd["kind"], cmd["payload"], ns, fn, code, setup_code)
-        send(RES_FD, [cmd["nonce"], *out])
+            send(RES_FD, [cmd["nonce"], *out])

@@ -18,7 +18,7 @@ import select
 import signal
 import time
 
-from btp.execution import boot, linux
+from btp.execution import boot, linux, seccomp
 from btp.execution.protocol import FrameError, Reader, send
 
 # imported here, not in each child: compiling runner.py there cost ~7 ms per program
@@ -28,15 +28,16 @@ TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
 
 
 class Child:
-    """One forked program process and the zygote's ends of its three pipes."""
+    """One forked program process and the zygote's ends of its three pipes (it also inherits the
+    program's ends of the judge's call pipes, ``calls``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, calls: tuple[int, int]) -> None:
         cmd_r, self.cmd_w = os.pipe()
         self.res_r, res_w = os.pipe()
         self.out_r, out_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            runner_main(cmd_r, res_w, out_w)
+            runner_main(cmd_r, res_w, out_w, *calls)
             os._exit(70)
         for fd in (cmd_r, res_w, out_w):
             os.close(fd)
@@ -52,7 +53,7 @@ class Child:
     def drain(self, cap: int) -> None:
         while True:
             try:
-                chunk = os.read(self.out_r, 1 << 20)
+                chunk = os.read(self.out_r, 1 << 16)
             except BlockingIOError:
                 return
             if not chunk:
@@ -91,12 +92,22 @@ class Child:
 
 class Judge:
     """The zygote's link to the worker's judge process (``judge.serve``, started by ``boot`` outside
-    this PID namespace): one program at a time, one test at a time."""
+    this PID namespace): one program at a time, one test at a time.
 
-    def __init__(self, cmd_w: int, res_r: int) -> None:
+    The judge's calls to the program and the replies use their own pipes (``call_r``/``back_w``
+    are the program's ends, inherited by each program process); the zygote only starts tests,
+    collects verdicts, and cleans up after a program it gave up on."""
+
+    def __init__(self, cmd_w: int, res_r: int, call_r: int, back_w: int, back_r: int) -> None:
         self.cmd_w, self.res_r = cmd_w, res_r
+        self.call_r, self.back_w, self.back_r = call_r, back_w, back_r
         self.reader = Reader(res_r)
         self.busy = False  # a test was sent and its verdict not read yet
+
+    @property
+    def program_ends(self) -> tuple[int, int]:
+        """What each program process inherits: the read end of the calls, the write end of replies."""
+        return self.call_r, self.back_w
 
     def start(self, head: dict) -> None:
         send(self.cmd_w, {"head": head})
@@ -105,40 +116,60 @@ class Judge:
         send(self.cmd_w, {"code": code})
         self.busy = True
 
-    def reply(self, frame: list) -> None:
-        send(self.cmd_w, frame)
-
-    def next(self, deadline: float) -> list:
-        """The judge's next frame; Death("timeout") past ``deadline``; JudgeGone if it is gone."""
+    def verdict(self, deadline: float, child: Child | None = None, cap: int = 0) -> str:
+        """The running test's verdict. Meanwhile drains ``child``'s stdout and raises Death("dead")
+        if it exits, Death("timeout") past ``deadline``; JudgeGone if the judge is gone."""
         while True:
             try:
                 frame = self.reader.pop()
             except FrameError:
                 raise JudgeGone("judge sent a bad frame") from None
             if frame is not None:
-                if not isinstance(frame, list) or not frame:
-                    raise JudgeGone("judge sent a bad frame")
-                if frame[0] == "verdict":
-                    self.busy = False
-                return frame
+                if not (isinstance(frame, list) and len(frame) == 2 and frame[0] == "verdict"):
+                    raise JudgeGone("judge sent an unknown frame")
+                self.busy = False
+                return frame[1]
             if self.reader.eof:
                 raise JudgeGone("judge exited")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Death("timeout")
-            if select.select([self.res_r], [], [], left)[0]:
+            fds = [self.res_r]
+            if child is not None:
+                fds += [child.pidfd] + ([] if child.out_eof else [child.out_r])
+            ready = select.select(fds, [], [], left)[0]
+            if self.res_r in ready:
                 self.reader.feed()
+            elif child is not None and child.out_r in ready:
+                child.drain(cap)
+            elif child is not None and child.pidfd in ready:
+                raise Death("dead")
 
     def settle(self, grace: float) -> None:
-        """After giving up on a program mid-test: answer the judge's calls with "abort" until it
-        sends the test's verdict (its CPU limit bounds the wait), so the next program starts clean."""
+        """After giving up on a program mid-test: tell the judge (a frame on its command pipe, which
+        it watches during every call) and empty the call pipe until it sends the test's verdict
+        (its CPU limit bounds the wait), so the next program starts clean."""
+        send(self.cmd_w, ["abort"])
         deadline = time.monotonic() + grace
         while self.busy:
-            self.reply(["abort"])
-            try:
-                self.next(deadline)
-            except Death:
-                raise JudgeGone("judge did not finish an aborted test") from None
+            left = deadline - time.monotonic()
+            ready = select.select([self.res_r, self.call_r], [], [], left)[0] if left > 0 else []
+            if not ready:
+                raise JudgeGone("judge did not finish an aborted test")
+            if self.call_r in ready:
+                os.read(self.call_r, 1 << 16)
+            if self.res_r in ready:
+                try:
+                    self.verdict(deadline)
+                except Death:
+                    raise JudgeGone("judge did not finish an aborted test") from None
+
+    def clear(self) -> None:
+        """Between programs (every program process is gone): drop what is left in the call pipes."""
+        for fd in (self.call_r, self.back_r):
+            while select.select([fd], [], [], 0)[0] and os.read(fd, 1 << 16):
+                pass
+
 
 
 class JudgeGone(Exception):
@@ -258,26 +289,20 @@ class _Run:
             self.i += 1
 
     def judged(self, child: Child, code: str, budget: float, deadline: float) -> list | None:
-        """Run one assert test in the judge, relaying its calls to the program; None = hand back."""
+        """Run one assert test in the judge (its calls go straight to the program); None = hand
+        the test back to run in the program's interpreter."""
         judge = self.judge
         if not self.judge_started:
             judge.start({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
                          "entry_point": self.req["entry_point"]})
             self.judge_started = True
         judge.test(code)
-        while True:
-            frame = judge.next(deadline)
-            if frame[0] == "verdict" and len(frame) == 2:
-                if frame[1] == "inprocess":
-                    return None
-                if frame[1] in ("pass", "fail", "error", "memory", "timeout"):
-                    return [frame[1]]
-                raise JudgeGone(f"unknown verdict {frame[1]!r}")
-            if frame[0] != "rpc":
-                raise JudgeGone("judge sent an unknown frame")
-            nonce = os.urandom(16).hex()
-            send(child.cmd_w, {"nonce": nonce, "kind": "rpc", "payload": frame[1:]})
-            judge.reply(_await(child, nonce, deadline, self.cap))
+        verdict = judge.verdict(deadline, child, self.cap)
+        if verdict == "inprocess":
+            return None
+        if verdict in ("pass", "fail", "error", "memory", "timeout"):
+            return [verdict]
+        raise JudgeGone(f"unknown verdict {verdict!r}")
 
 
 def run_request(req: dict, child: Child | None, judge: Judge) -> dict:
@@ -291,7 +316,7 @@ def run_request(req: dict, child: Child | None, judge: Judge) -> dict:
     deadline = started + req["wall"]
     budget = float(req["timeout"])
     while run.i < run.n:
-        child = child or Child()
+        child = child or Child(judge.program_ends)
         try:
             run.drive(child, budget, deadline)
         except (Death, OSError) as e:
@@ -338,11 +363,20 @@ def kill_all() -> None:
             return
 
 
-def fresh_scratch(disk_mb: int) -> None:
-    """Replace /tmp with an empty tmpfs (the old one is detached and freed)."""
+def fresh_scratch(disk_mb: int, pristine: tuple) -> None:
+    """Make /tmp an empty tmpfs again: replace it (the old one is detached and freed), unless the
+    program left no trace in it: still empty, same owner and mode, no extended attributes
+    (``pristine`` is that state; with host directories bound into /tmp it is always replaced)."""
+    if pristine and _scratch_state() == pristine:
+        return  # a new mount costs ~0.3 ms and an RCU grace period for the detach
     linux.umount2("/tmp", linux.MNT_DETACH)
     boot.mount_scratch("", disk_mb)
     os.chdir("/tmp")
+
+
+def _scratch_state() -> tuple:
+    st = os.stat("/tmp")
+    return st.st_mode, st.st_uid, st.st_gid, st.st_nlink, os.listdir("/tmp"), os.listxattr("/tmp")
 
 
 def serve(spec: dict) -> None:
@@ -357,10 +391,15 @@ def serve(spec: dict) -> None:
         os._exit(3)
     for fd in (spec["judge_go"], spec["judge_ready"]):
         os.close(fd)
-    judge = Judge(*spec["judge_fds"])
+    judge = Judge(*spec["judge_fds"], *spec["call_fds"])
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
+    try:
+        seccomp.install()  # also inherited: one filter for the zygote and all it forks
+    except OSError as e:
+        os.write(1, f"E cannot install the sandbox's seccomp filter ({e})\n".encode())
+        os._exit(3)
     for name in spec.get("preload", ()):
         try:
             importlib.import_module(name)
@@ -370,10 +409,11 @@ def serve(spec: dict) -> None:
     gc.collect()
     gc.freeze()  # forked children then do not copy-on-write every object during garbage collection
     os.chdir("/tmp")
+    pristine = () if boot.tmp_binds() else _scratch_state()
     host_in, host_out = 0, 1
     reader = Reader(host_in)
     send(host_out, {"ready": True, "pid": os.getpid()})
-    child: Child | None = Child()
+    child: Child | None = Child(judge.program_ends)
     while True:
         req = reader.read()
         if req is None:
@@ -384,6 +424,7 @@ def serve(spec: dict) -> None:
             os._exit(75)
         kill_all()  # before replying: nothing the program started still exists
         send(host_out, resp)
-        fresh_scratch(spec["disk_mb"])
-        child = Child()
+        judge.clear()
+        fresh_scratch(spec["disk_mb"], pristine)
+        child = Child(judge.program_ends)
     kill_all()
