@@ -67,6 +67,11 @@ CONTAINMENT = [
      # page faults (which became a timeout on a loaded machine)
      "def f():\n    reserve = bytes(400 * 1024 ** 2)\n    x = []\n    while True: x.append([0] * 100000)\n",
      [{M}]),
+    ("memory_fork", assert_task("assert candidate() == 1"),
+     # 6 processes x 150 MiB, each within RLIMIT_DATA (512 MiB); together over the program's limit
+     "import os, time\ndef f():\n    for _ in range(6):\n        if os.fork() == 0:\n"
+     "            x = b'x' * (150 * 1024 ** 2)\n            time.sleep(100)\n            os._exit(0)\n"
+     "    for _ in range(6):\n        os.wait()\n    return 1\n", [{M}]),
     ("disk_fill", BLOCKED, blocked_if(
         "with open('/tmp/big', 'wb') as fh:\n    for _ in range(300): fh.write(b'x' * 1024 * 1024)"), [{P}]),
     ("fork_bomb", assert_task("assert candidate() == 1"),

@@ -139,3 +139,39 @@ def test_programs_that_tamper_with_the_judges_pipes_fail_and_leave_them_clean():
             got = ex1.run(task, [prog])[0].outcomes
             assert P not in got[1:] and got != (P, P), (name, got)
             assert ex1.run(task, [body + f"# after {name}"])[0].outcomes == (P, P), name
+
+
+def test_a_huge_return_value_neither_passes_nor_stops_the_worker():
+    from btp.execution import ExecConfig, Executor
+
+    task = atask("assert len(candidate()) == 3 * 10 ** 6")
+    prog = "def f():\n    return [('%030d' % i) for i in range(3 * 10 ** 6)]\n"  # > 128 MiB
+    with Executor(ExecConfig(workers=1, memory_mb=128, timeout=20.0)) as ex1:
+        got = ex1.run(task, [prog])[0].outcomes
+        assert got[0] in (Outcome.MEMORY, Outcome.ERROR), got
+        assert ex1.run(atask("assert candidate() == 1"), ["def f(): return 1"])[0].outcomes == (P,)
+
+
+def test_the_judge_may_grow_by_twice_the_programs_limit():
+    """What the judge decodes from a program is bounded: before each program its data segment may
+    grow by 2 x memory_mb from where it is (measured through its /proc status fd)."""
+    import os
+
+    from btp.execution import judge
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fd = os.open("/proc/self/status", os.O_RDONLY)
+            os.dup2(fd, judge.STATUS_FD)
+            judge._limit_memory(64)
+            small = bytearray(100 * 1024 ** 2)  # within 2 x 64 MiB
+            del small
+            try:
+                bytearray(300 * 1024 ** 2)
+            except MemoryError:
+                code = 0
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0

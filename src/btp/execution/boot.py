@@ -212,8 +212,8 @@ def start_judge(preload) -> tuple[int, dict]:
 
     The judge imports nothing until the zygote has pivoted into the new root (it writes "G" on
     ``go``): here, as the namespace's uid 0 (nobody outside), the host's Python directories may be
-    unreadable (/root/.pyenv); in the new root they are bind-mounted. It answers "R" on ``ready``
-    once started, or "E<error>"."""
+    unreadable (/root/.pyenv); in the new root they are bind-mounted. On ``ready`` it says "S" once
+    it holds its /proc status file (before the pivot hides it), then "R" once started, or "E<error>"."""
     cmd_r, cmd_w = os.pipe()
     res_r, res_w = os.pipe()
     call_r, call_w = os.pipe()  # the judge's calls to the program process of the moment
@@ -226,17 +226,24 @@ def start_judge(preload) -> tuple[int, dict]:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
             for fd in (cmd_w, res_r, call_r, back_w, go_w, ready_r):
                 os.close(fd)
+            # our /proc/<pid>/status: after the pivot /proc is the programs' PID namespace's, where
+            # the judge has no pid (it reads its memory use there before each program)
+            status_fd = os.open(f"/proc/{os.getpid()}/status", os.O_RDONLY)
+            os.write(ready_w, b"S")  # opened: boot may go on (and the zygote pivot)
             if os.read(go_r, 1) != b"G":
                 os._exit(0)
             from btp.execution.judge import serve
 
-            serve(cmd_r, res_w, call_w, back_r, preload=preload, ready_fd=ready_w)
+            serve(cmd_r, res_w, call_w, back_r, status_fd, preload=preload, ready_fd=ready_w)
         except BaseException as e:  # noqa: BLE001 - reported by the zygote as the worker's start error
             os.write(ready_w, f"E{type(e).__name__}: {e}".encode()[:500])
         finally:
             os._exit(70)
     for fd in (cmd_r, res_w, call_w, go_r, ready_w):
         os.close(fd)
+    started = os.read(ready_r, 512)
+    if started != b"S":
+        _fail(f"the judge process failed to start ({started[1:].decode(errors='replace') or 'it exited'})")
     # the zygote keeps the program's ends (each program process inherits them) and a reader of
     # the replies, to empty both pipes between programs
     return pid, {"judge_fds": [cmd_w, res_r], "call_fds": [call_r, back_w, back_r],

@@ -26,6 +26,7 @@ import builtins
 import functools
 import importlib
 import os
+import resource
 import select
 import signal
 import sys
@@ -243,6 +244,24 @@ def _verdict(exc: BaseException) -> str:
     return exc.status if isinstance(exc, Abort) else status_of(exc)
 
 
+STATUS_FD = CMD_FD + 4  # the judge's /proc/<pid>/status, opened before the pivot (see serve)
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Values a program sends are bounded by its own limit; decoded here they may take a few
+    times that, so the judge's data segment may grow by twice the program's limit from where it
+    is now (a soft limit: the next program may need a larger one; a test that needs more gets
+    ``memory``)."""
+    try:
+        text = os.pread(STATUS_FD, 1 << 14, 0).decode()
+        kb = next(int(line.split()[1]) for line in text.splitlines() if line.startswith("VmData:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return  # no limit rather than a wrong one
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    soft = kb * 1024 + 2 * memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_DATA, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
 def _cpu_limit(signum, frame):
     raise Abort("timeout")
 
@@ -254,6 +273,7 @@ class Program:
         import random
 
         random.seed(0)  # the same draws for every program, whatever ran before
+        _limit_memory(int(head.get("memory_mb", 1024)))
         self.head, self.channel = head, channel
         self.cpu = max(float(head["cpu"]), 0.01)
         self.ns = {"__name__": "__btp_test__", "__builtins__": builtins}
@@ -283,7 +303,7 @@ class Program:
             return _verdict(e)
 
 
-def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, *, preload=(),
+def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *, preload=(),
           ready_fd: int | None = None) -> None:
     """The judge's loop; never returns. Started once per worker by ``boot``, outside the programs'
     PID namespace (they cannot see, signal or trace it), and kept for every program.
@@ -304,7 +324,7 @@ def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, *, preload=(),
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)
-        isolate_fds((cmd_r, res_w, call_w, back_r), None)
+        isolate_fds((cmd_r, res_w, call_w, back_r, status_fd), None)
         linux.drop_bounding_set()
         linux.clear_capabilities()
         linux.prctl(linux.PR_SET_DUMPABLE, 0)

@@ -49,6 +49,7 @@ class Child:
         self.out_eof = False
         self.status: int | None = None
         self.rusage = None
+        self.memory = 0  # bytes all the program's processes may hold together (0: unchecked)
 
     def drain(self, cap: int) -> None:
         while True:
@@ -131,13 +132,10 @@ class Judge:
                 return frame[1]
             if self.reader.eof:
                 raise JudgeGone("judge exited")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Death("timeout")
             fds = [self.res_r]
             if child is not None:
                 fds += [child.pidfd] + ([] if child.out_eof else [child.out_r])
-            ready = select.select(fds, [], [], left)[0]
+            ready = _select(fds, deadline, child.memory if child is not None else 0)
             if self.res_r in ready:
                 self.reader.feed()
             elif child is not None and child.out_r in ready:
@@ -197,12 +195,9 @@ def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
             return frame[1:]
         if dead or (child.reader.eof and child.out_eof):
             raise Death("dead")
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Death("timeout")
         fds = [child.pidfd] + [fd for fd, eof in ((child.out_r, child.out_eof),
                                                   (child.res_r, child.reader.eof)) if not eof]
-        ready, _, _ = select.select(fds, [], [], left)
+        ready = _select(fds, deadline, child.memory)
         if child.out_r in ready:
             child.drain(cap)
         if child.res_r in ready:
@@ -214,6 +209,48 @@ def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
             dead = True
 
 
+POLL = 0.02  # seconds between checks of the program's total memory while it runs
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _select(fds: list, deadline: float, memory: int) -> list:
+    """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
+    if the program's processes together hold more than ``memory`` bytes (0: not checked)."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Death("timeout")
+        ready = select.select(fds, [], [], min(left, POLL) if memory else left)[0]
+        if ready:
+            return ready
+        if memory and program_memory() > memory:
+            raise Death("memory")
+
+
+def program_memory() -> int:
+    """Resident anonymous memory (bytes) of every process in this PID namespace but PID 1.
+
+    ``RLIMIT_DATA`` bounds each process; this bounds a program that forks: N children of
+    ``memory_mb`` each would otherwise hold N times the limit. Pages still shared after fork count
+    in each process that maps them."""
+    pages = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or name == "1":
+            continue
+        try:
+            fd = os.open(f"/proc/{name}/statm", os.O_RDONLY)
+        except OSError:
+            continue  # exited meanwhile
+        try:
+            fields = os.read(fd, 256).split()
+            pages += int(fields[1]) - int(fields[2])  # resident - file-backed/shared
+        except (OSError, IndexError, ValueError):
+            pass
+        finally:
+            os.close(fd)
+    return pages * _PAGE
+
+
 def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
@@ -221,8 +258,8 @@ def _readable(fd: int) -> bool:
 def _death_outcome(child: Child, req: dict, budget: float, error: Death | OSError) -> str:
     """Why the program process stopped: timeout, memory, error, or exit0 (exited with status 0)."""
     child.reap()
-    if isinstance(error, Death) and error.outcome in ("timeout", "error"):
-        return error.outcome  # wall-clock backstop, or a forged/corrupted channel
+    if isinstance(error, Death) and error.outcome in ("timeout", "error", "memory"):
+        return error.outcome  # wall-clock backstop, a forged/corrupted channel, total memory
     st = child.status
     if os.WIFSIGNALED(st):
         sig = os.WTERMSIG(st)
@@ -262,6 +299,7 @@ class _Run:
 
     def drive(self, child: Child, budget: float, deadline: float) -> None:
         req = self.req
+        child.memory = req["memory_mb"] * 1024 * 1024
         nonce = os.urandom(16).hex()
         send(child.cmd_w, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
                            "entry_point": req["entry_point"], "cpu": max(budget, 0.01),
@@ -294,6 +332,7 @@ class _Run:
         judge = self.judge
         if not self.judge_started:
             judge.start({"setup": self.req["setup"], "names": self.names, "cpu": max(budget, 0.01),
+                         "memory_mb": self.req["memory_mb"],
                          "entry_point": self.req["entry_point"]})
             self.judge_started = True
         judge.test(code)
@@ -336,6 +375,7 @@ def run_request(req: dict, child: Child | None, judge: Judge) -> dict:
             budget -= child.cpu()
             child.close()
             child = None
+            kill_all()  # what it forked must not live on into the next test's process
         if run.i < run.n and (budget <= 0 or time.monotonic() >= deadline):
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
