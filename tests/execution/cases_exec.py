@@ -186,6 +186,10 @@ SECCOMP = [] if seccomp.FILTER is None else [
     ("seccomp_userfaultfd", BLOCKED, syscall_denied("userfaultfd", 1), [{P}]),  # UFFD_USER_MODE_ONLY
     ("seccomp_io_uring_setup", BLOCKED, syscall_denied("io_uring_setup", 1, 0), [{P}]),
     ("seccomp_perf_event_open", BLOCKED, syscall_denied("perf_event_open", 0, 0, -1, -1, 0), [{P}]),
+    # memory outside RLIMIT_DATA and every process's RSS: 60 x 30 MiB memfds held 1.8 GiB before
+    ("seccomp_memfd", BLOCKED, syscall_denied("memfd_create", 0, 0), [{P}]),
+    ("seccomp_sysv_shm", BLOCKED, syscall_denied("shmget", 0, 1 << 20, 0o1600), [{P}]),
+    ("seccomp_sysv_msg", BLOCKED, syscall_denied("msgget", 0, 0o1600), [{P}]),
     ("seccomp_threads_fork_subprocess_work", assert_task("assert candidate() == [1, 7, '1']"),
      ("import os, subprocess, sys, threading\ndef f():\n    out = []\n"
       "    t = threading.Thread(target=out.append, args=(1,)); t.start(); t.join()\n"

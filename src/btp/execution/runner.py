@@ -25,6 +25,7 @@ from btp.execution.values import BadValue, Unencodable, decode, encode
 
 CMD_FD, RES_FD = 3, 4  # commands from the zygote, replies to it
 CALL_FD, BACK_FD = 5, 6  # the judge's calls (an assert test asking for program values), replies
+STDIN_FD = 7  # input of stdio tests: a memfd the zygote made (programs may not make memfds)
 
 
 def isolate_fds(keep: tuple[int, ...], out_w: int | None) -> None:
@@ -104,11 +105,13 @@ def _join_threads() -> None:
 
 
 def _run_stdio(code, setup, stdin_text: str) -> str:
-    mfd = os.memfd_create("stdin")
-    os.write(mfd, stdin_text.encode("utf-8", "surrogateescape"))
-    os.lseek(mfd, 0, os.SEEK_SET)
-    os.dup2(mfd, 0)
-    os.close(mfd)
+    data = memoryview(stdin_text.encode("utf-8", "surrogateescape"))
+    os.ftruncate(STDIN_FD, 0)  # the worker's stdin memfd, shared by its programs one at a time
+    os.lseek(STDIN_FD, 0, os.SEEK_SET)
+    while data:
+        data = data[os.write(STDIN_FD, data):]
+    os.lseek(STDIN_FD, 0, os.SEEK_SET)
+    os.dup2(STDIN_FD, 0)
     sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
     sys.stdout = out
@@ -245,13 +248,13 @@ def _next_command(zygote: Reader, judge: Reader) -> tuple[Reader, object]:
             (judge if fd == judge.fd else zygote).feed()
 
 
-def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int) -> None:
+def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int, stdin_fd: int) -> None:
     """Body of the forked program process; never returns.
 
     It answers the zygote (load, call/stdio tests) on fds 3/4 and the judge's calls (an assert
     test asking the program for values) on fds 5/6, directly: no relay through the zygote."""
     try:
-        isolate_fds((cmd_r, res_w, call_r, back_w), out_w)
+        isolate_fds((cmd_r, res_w, call_r, back_w, stdin_fd), out_w)
         linux.clear_capabilities()  # bounding/ambient sets and no_new_privs: dropped by the zygote
         os.chdir("/tmp")
         reader = Reader(CMD_FD)

@@ -7,7 +7,7 @@ The filter is classic BPF, assembled here in pure Python (no libseccomp). Per sy
   (``nr >= 0x40000000``, x86_64 only);
 * answers EPERM to every syscall in ``DENIED``: namespaces, mount APIs, tracing and other
   processes' memory, keyrings, bpf, perf, userfaultfd, io_uring, modules, kexec, clocks, swap,
-  raw I/O ports;
+  raw I/O ports, memfd and System V shared memory;
 * answers EPERM to ``clone`` with a namespace flag (the flags are its first argument) and to
   ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0);
 * answers ENOSYS to ``clone3``, whose flags live in memory a filter cannot read: glibc then falls
@@ -60,6 +60,10 @@ DENIED: tuple[str, ...] = (
     "clock_settime", "clock_adjtime", "adjtimex", "vhangup", "nfsservctl", "uselib",
     # x86 I/O ports and segment descriptors
     "iopl", "ioperm", "modify_ldt",
+    # memory no per-process limit sees: memfd and System V shared memory / message queues live
+    # outside RLIMIT_DATA and, unmapped, in no process's RSS (the zygote makes the one memfd
+    # programs need, their stdin, before it installs the filter)
+    "memfd_create", "memfd_secret", "shmget", "msgget",
 )
 
 # Numbers from the kernel's arch/x86/entry/syscalls/syscall_64.tbl ...
@@ -75,6 +79,7 @@ X86_64: dict[str, int] = {
     "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163, "quotactl": 179, "quotactl_fd": 443,
     "syslog": 103, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305, "adjtimex": 159,
     "vhangup": 153, "nfsservctl": 180, "uselib": 134, "iopl": 172, "ioperm": 173, "modify_ldt": 154,
+    "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68,
     "clone": 56, "clone3": 435, "personality": 135,
 }
 # ... and include/uapi/asm-generic/unistd.h (aarch64 uses the generic table).
@@ -89,7 +94,8 @@ AARCH64: dict[str, int] = {
     "kexec_file_load": 294, "init_module": 105, "finit_module": 273, "delete_module": 106,
     "reboot": 142, "swapon": 224, "swapoff": 225, "acct": 89, "quotactl": 60, "quotactl_fd": 443,
     "syslog": 116, "settimeofday": 170, "clock_settime": 112, "clock_adjtime": 266, "adjtimex": 171,
-    "vhangup": 58, "nfsservctl": 42, "clone": 220, "clone3": 435, "personality": 92,
+    "vhangup": 58, "nfsservctl": 42, "memfd_create": 279, "memfd_secret": 447, "shmget": 194,
+    "msgget": 186, "clone": 220, "clone3": 435, "personality": 92,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (AUDIT_ARCH_X86_64, X86_64),

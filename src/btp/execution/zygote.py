@@ -28,16 +28,16 @@ TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
 
 
 class Child:
-    """One forked program process and the zygote's ends of its three pipes (it also inherits the
-    program's ends of the judge's call pipes, ``calls``)."""
+    """One forked program process and the zygote's ends of its three pipes (it also inherits
+    ``shared``: the program's ends of the judge's call pipes, and the worker's stdin memfd)."""
 
-    def __init__(self, calls: tuple[int, int]) -> None:
+    def __init__(self, shared: tuple[int, ...]) -> None:
         cmd_r, self.cmd_w = os.pipe()
         self.res_r, res_w = os.pipe()
         self.out_r, out_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            runner_main(cmd_r, res_w, out_w, *calls)
+            runner_main(cmd_r, res_w, out_w, *shared)
             os._exit(70)
         for fd in (cmd_r, res_w, out_w):
             os.close(fd)
@@ -344,7 +344,7 @@ class _Run:
         raise JudgeGone(f"unknown verdict {verdict!r}")
 
 
-def run_request(req: dict, child: Child | None, judge: Judge) -> dict:
+def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int, ...]) -> dict:
     """Run one program on its tests; returns the raw per-test results for the host.
 
     Unfinished tests of a program that dies get the cause (timeout, memory, error). Stdio tests
@@ -355,7 +355,7 @@ def run_request(req: dict, child: Child | None, judge: Judge) -> dict:
     deadline = started + req["wall"]
     budget = float(req["timeout"])
     while run.i < run.n:
-        child = child or Child(judge.program_ends)
+        child = child or Child(shared)
         try:
             run.drive(child, budget, deadline)
         except (Death, OSError) as e:
@@ -435,6 +435,7 @@ def serve(spec: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
+    stdin_fd = os.memfd_create("btp-stdin")  # before the filter, which denies memfd_create
     try:
         seccomp.install()  # also inherited: one filter for the zygote and all it forks
     except OSError as e:
@@ -453,18 +454,20 @@ def serve(spec: dict) -> None:
     host_in, host_out = 0, 1
     reader = Reader(host_in)
     send(host_out, {"ready": True, "pid": os.getpid()})
-    child: Child | None = Child(judge.program_ends)
+    shared = (*judge.program_ends, stdin_fd)
+    child: Child | None = Child(shared)
     while True:
         req = reader.read()
         if req is None:
             break
         try:
-            resp = run_request(req, child, judge)
+            resp = run_request(req, child, judge, shared)
         except JudgeGone:
             os._exit(75)
         kill_all()  # before replying: nothing the program started still exists
+        os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
         send(host_out, resp)
         judge.clear()
         fresh_scratch(spec["disk_mb"], pristine)
-        child = Child(judge.program_ends)
+        child = Child(shared)
     kill_all()
