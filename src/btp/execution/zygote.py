@@ -49,7 +49,7 @@ class Child:
         self.out_eof = False
         self.status: int | None = None
         self.rusage = None
-        self.memory = 0  # bytes all the program's processes may hold together (0: unchecked)
+        self.memory = 0  # bytes the processes it forks may hold together
 
     def drain(self, cap: int) -> None:
         while True:
@@ -135,7 +135,7 @@ class Judge:
             fds = [self.res_r]
             if child is not None:
                 fds += [child.pidfd] + ([] if child.out_eof else [child.out_r])
-            ready = _select(fds, deadline, child.memory if child is not None else 0)
+            ready = _select(fds, deadline, child)
             if self.res_r in ready:
                 self.reader.feed()
             elif child is not None and child.out_r in ready:
@@ -197,7 +197,7 @@ def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
             raise Death("dead")
         fds = [child.pidfd] + [fd for fd, eof in ((child.out_r, child.out_eof),
                                                   (child.res_r, child.reader.eof)) if not eof]
-        ready = _select(fds, deadline, child.memory)
+        ready = _select(fds, deadline, child)
         if child.out_r in ready:
             child.drain(cap)
         if child.res_r in ready:
@@ -213,29 +213,31 @@ POLL = 0.02  # seconds between checks of the program's total memory while it run
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _select(fds: list, deadline: float, memory: int) -> list:
+def _select(fds: list, deadline: float, child: Child | None) -> list:
     """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
-    if the program's processes together hold more than ``memory`` bytes (0: not checked)."""
+    if the processes ``child`` started hold more than its limit together."""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             raise Death("timeout")
-        ready = select.select(fds, [], [], min(left, POLL) if memory else left)[0]
+        ready = select.select(fds, [], [], min(left, POLL) if child is not None else left)[0]
         if ready:
             return ready
-        if memory and program_memory() > memory:
+        if child is not None and descendants_memory(child.pid) > child.memory:
             raise Death("memory")
 
 
-def program_memory() -> int:
-    """Resident anonymous memory (bytes) of every process in this PID namespace but PID 1.
+def descendants_memory(program_pid: int) -> int:
+    """Resident anonymous memory (bytes) of every process in this PID namespace but PID 1 and the
+    program process itself.
 
-    ``RLIMIT_DATA`` bounds each process; this bounds a program that forks: N children of
-    ``memory_mb`` each would otherwise hold N times the limit. Pages still shared after fork count
-    in each process that maps them."""
+    ``RLIMIT_DATA`` bounds each process, deterministically, and so the program process; this bounds
+    what it forks: N children of ``memory_mb`` each would otherwise hold N times the limit. (Pages
+    still shared after fork count in each process that maps them.)"""
     pages = 0
+    skip = {"1", str(program_pid)}
     for name in os.listdir("/proc"):
-        if not name.isdigit() or name == "1":
+        if not name.isdigit() or name in skip:
             continue
         try:
             fd = os.open(f"/proc/{name}/statm", os.O_RDONLY)
