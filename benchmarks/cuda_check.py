@@ -1,7 +1,7 @@
 """GPU check of btp's CUDA paths: beam search, temperature sampling and training, cuda against cpu.
 
     PYTHONPATH=src python3 benchmarks/cuda_check.py [--json] [--device cuda|cpu] [--k 3]
-                                                    [--max-new-tokens 48] [--no-shim]
+                                                    [--max-new-tokens 48]
 
 Needs no weights, no network and no dataset (run it from the repository root). The model is built
 as tests/conftest.py's ``tiny_model_dir`` builds it (a 2-layer Llama, random weights from a fixed
@@ -13,11 +13,10 @@ answers, with a ChatML chat template like SmolLM2's. Every model compared is a c
 
 Checks (one line each; ``--json``: one JSON object; exit status 1 when any fails):
 
-* ``transformers_api``: btp's engine calls ``model(..., cache=...)``. Releases before transformers'
-  ``past_key_values`` -> ``cache`` rename (5.17 has ``past_key_values``, 5.24 ``cache``) ignore that
-  keyword: the prefill cache stays empty and ``SlotCache.write_prefill`` fails on ``None.shape``.
-  Fails on such a release; then, unless ``--no-shim``, each model's forward gets the keyword
-  renamed so that the other checks still test the device paths.
+* ``transformers_api``: which keyword btp's engine passes its KV cache under
+  (``beam.cache_keyword``: ``cache`` from the ``past_key_values`` -> ``cache`` rename on, e.g.
+  5.24; ``past_key_values`` before, e.g. 5.17, where ``cache=`` was silently swallowed and every
+  beam failed on ``None.shape``). Fails if it is a keyword this model's forward does not take.
 * ``beam_fp32``: ``HFSampler(method="beam")`` (what ``btp sample --backend hf`` runs) on ``--device``
   in float32 vs the same weights on cpu in float32: same k token sequences, raw texts and programs
   per task, per-token log-probs, scores and program log-prob sums within 1e-3. Seconds per call.
@@ -109,20 +108,6 @@ def build_model(tok, seed: int, steps: int = 100):
     return model.eval()
 
 
-def shim_cache_keyword(model) -> None:
-    """Rename btp's ``cache=`` to ``past_key_values=`` when this transformers has no ``cache`` keyword."""
-    if "cache" in inspect.signature(model.forward).parameters:
-        return
-    forward = model.forward
-
-    def renamed(*args, cache=None, **kw):
-        if cache is not None:
-            kw["past_key_values"] = cache
-        return forward(*args, **kw)
-
-    model.forward = renamed
-
-
 def tasks():
     from btp.tasks.types import AssertTest, Task
 
@@ -175,11 +160,8 @@ def all_finite(hyps: dict) -> bool:
 
 
 def model_on(base, args, device: str, dtype=torch.float32):
-    """A copy of ``base`` on ``device`` in ``dtype``, its ``cache=`` keyword shimmed if needed."""
-    model = copy.deepcopy(base).to(device, dtype)
-    if not args.no_shim:
-        shim_cache_keyword(model)
-    return model
+    """A copy of ``base`` on ``device`` in ``dtype``."""
+    return copy.deepcopy(base).to(device, dtype)
 
 
 def check_beam(base, tok, args, out: dict) -> dict:
@@ -288,7 +270,6 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-shim", action="store_true", help="do not rename cache= for an older transformers")
     args = ap.parse_args()
     import transformers
 
@@ -301,8 +282,10 @@ def main() -> None:
         out["env"][mod] = getattr(importlib.util.find_spec(mod) and __import__(mod), "__version__", None)
     tok = build_tokenizer()
     base = build_model(tok, args.seed)
-    api_ok = "cache" in inspect.signature(transformers.LlamaForCausalLM.forward).parameters
-    out["transformers_api"] = {"ok": api_ok, "forward_takes_cache": api_ok, "shim": not api_ok and not args.no_shim}
+    from btp.sampling.beam import cache_keyword
+
+    keyword = cache_keyword(base)
+    out["transformers_api"] = {"ok": keyword in inspect.signature(base.forward).parameters, "cache_keyword": keyword}
     if cuda:
         torch.cuda.reset_peak_memory_stats(args.device)
     beams = None

@@ -33,8 +33,14 @@ import sys
 
 from btp.execution import linux
 from btp.execution.protocol import FrameError, Reader, send
-from btp.execution.runner import BACK_FD, CALL_FD, CMD_FD, RES_FD
-from btp.execution.runner import isolate_fds, status_of
+from btp.execution.runner import (
+    BACK_FD,
+    CALL_FD,
+    CMD_FD,
+    RES_FD,
+    isolate_fds,
+    status_of,
+)
 from btp.execution.values import BadValue, Unencodable, decode, encode
 
 _EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()

@@ -16,6 +16,7 @@ hypotheses are finished or ``max_new_tokens`` is reached. Stop rules force EOS (
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -26,6 +27,14 @@ from btp.sampling.slotcache import SlotCache
 from btp.sampling.stops import StopRule
 
 NEG = -1.0e9
+
+
+def cache_keyword(model) -> str:
+    """The forward() keyword for the KV cache: ``cache`` in recent transformers (which deprecate
+    ``past_key_values``), ``past_key_values`` before. An unknown keyword would be silently
+    swallowed by ``**kwargs`` and the cache left empty, so it is looked up, not assumed."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class BeamSearch:
         self.piece = piece
         self.device = model.device
         self.steps = 0  # decode forward passes run (for statistics)
+        self.cache_kw = cache_keyword(model)
 
     @torch.no_grad()
     def run(self, prompts: Sequence[Sequence[int]], rules: Sequence[StopRule]) -> Iterator[tuple[int, list[Hypothesis]]]:
@@ -94,7 +104,7 @@ class BeamSearch:
         k = self.k
         ids = torch.tensor([list(prompt)], dtype=torch.long, device=self.device)
         c = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids, cache=c, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **{self.cache_kw: c})
         rows = torch.arange(s * k, s * k + k, device=self.device)
         self.cache.write_prefill(rows, [(layer.keys, layer.values) for layer in c.layers])
         self.slot_task[s], self.slot_rule[s] = t, rule
@@ -131,7 +141,7 @@ class BeamSearch:
         self.cache.pos = pos
         self.cache.width = int(pos.max()) + 1
         out = self.model(input_ids=self.last_tok[:, None], position_ids=pos[:, None],
-                         attention_mask=self.cache.mask(), cache=self.cache, use_cache=True)
+                         attention_mask=self.cache.mask(), use_cache=True, **{self.cache_kw: self.cache})
         self.steps += 1
         return out.logits[:, -1].float()
 
