@@ -262,7 +262,7 @@ class Pipeline:
             return
         model, tok = self.load(self.model_at(r - 1))
         tcfg = self.cfg.train
-        acc = make_accelerator(cpu=self.cfg.model.device == "cpu")
+        acc = make_accelerator(model, cpu=self.cfg.model.device == "cpu")
         source = BufferSource(buffer, self.cfg.replay, tok, seed=self.cfg.seed * 1000 + r, data=tcfg.data,
                               rank=acc.process_index, world=acc.num_processes)
         ckpt = self.dir / "checkpoints" / f"round-{r}.train"

@@ -38,3 +38,17 @@ def test_eval_rejects_k_above_n():
     proc = subprocess.run([sys.executable, "-m", "btp", "eval", "--n", "2", "--k", "5"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         "btp: error: config eval: needs n >= 1 and every k in ks within 1..n, got n=2, ks=[5]"]
+
+
+def test_eval_device_and_dtype_reach_the_model_or_fail_in_one_line(tmp_path, tiny_model_dir):
+    task = Task("t/0", 'def f(x):\n    """Return x."""\n', (AssertTest("assert candidate(1) == 1"),), entry_point="f")
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps(task.to_json()) + "\n")
+    base = [sys.executable, "-m", "btp", "eval", "--model", str(tiny_model_dir), "--tasks", str(path),
+            "--max-new-tokens", "4"]
+    ok = subprocess.run(base + ["--device", "cpu", "--dtype", "bfloat16"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    for flag, value in (("--device", "warp-drive"), ("--dtype", "float7")):
+        bad = subprocess.run(base + [flag, value], capture_output=True, text=True)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode != 0 and len(lines) == 1 and value in lines[0] and lines[0].startswith("btp: error:"), bad.stderr

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         split: Optional[str] = typer.Option(None), fold: Optional[str] = typer.Option(None),
         limit: Optional[int] = typer.Option(None), max_new_tokens: int = typer.Option(384),
         batch_size: int = typer.Option(8),
+        dtype: str = typer.Option("float32", help="weights dtype: float32 or bfloat16"),
+        device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ..."),
         n: int = typer.Option(1, help="programs per task: 1 = greedy; n > 1 = temperature samples"),
         k: List[int] = typer.Option([1], help="report unbiased pass@k (k <= n); repeat for several"),
         temperature: float = typer.Option(0.8, help="sampling temperature when n > 1"),
@@ -55,7 +57,7 @@ def register(app: typer.Typer) -> None:
         try:
             with Executor(ExecConfig()) as ex:
                 for name in model:
-                    m, tok = load_model(name)
+                    m, tok = load_model(name, dtype=dtype, device=device)
                     sampler = HFSampler(m, tok, name, max_new_tokens=max_new_tokens, batch_size=batch_size,
                                         method="beam" if n == 1 else "sample", temperature=temperature,
                                         top_p=top_p, seed=seed)

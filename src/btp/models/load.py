@@ -32,6 +32,8 @@ def load_model(name: str, *, dtype: str = "float32", device: str = "cpu"):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # btp shows its own progress; keep logs readable
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise BtpError(f"unknown dtype {dtype!r} (expected float32, bfloat16 or float16)")
     path = resolve(name)
     try:
         tok = AutoTokenizer.from_pretrained(path)
@@ -41,6 +43,9 @@ def load_model(name: str, *, dtype: str = "float32", device: str = "cpu"):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
-    model.to(device)
+    try:
+        model.to(device)
+    except (RuntimeError, ValueError, AssertionError) as e:  # unknown device string, no CUDA build, ...
+        raise BtpError(f"could not put model {name!r} on device {device!r}: {str(e).splitlines()[0]}") from None
     model.eval()
     return model, tok

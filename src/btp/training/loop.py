@@ -61,15 +61,19 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 def make_accelerator(model=None, *, cpu: bool | None = None):
-    """An ``Accelerator`` on the model's device kind; with neither, CPU exactly when there is no GPU.
+    """An ``Accelerator`` on the model's device (``cuda:1`` stays on GPU 1); with neither, CPU exactly
+    when there is no GPU.
 
     ``cpu=True`` is also what makes processes started by torchrun / ``accelerate launch --multi_gpu``
     on a machine without GPUs join one gloo process group (accelerate's MULTI_CPU).
     """
     from accelerate import Accelerator
 
+    device = next(model.parameters()).device if model is not None else None
     if cpu is None:
-        cpu = next(model.parameters()).device.type == "cpu" if model is not None else not torch.cuda.is_available()
+        cpu = device.type == "cpu" if device is not None else not torch.cuda.is_available()
+    if not cpu and device is not None and device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device.index)  # a single-process Accelerator trains on the current GPU
     return Accelerator(cpu=bool(cpu))
 
 
