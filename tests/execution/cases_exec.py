@@ -72,6 +72,11 @@ CONTAINMENT = [
      "import os, time\ndef f():\n    for _ in range(6):\n        if os.fork() == 0:\n"
      "            x = b'x' * (150 * 1024 ** 2)\n            time.sleep(100)\n            os._exit(0)\n"
      "    for _ in range(6):\n        os.wait()\n    return 1\n", [{M}]),
+    ("memory_shared_mmap", assert_task("assert candidate() == 1"),
+     # MAP_SHARED anonymous memory (mmap's default) is shmem: RLIMIT_DATA does not see it
+     "import mmap\ndef f():\n    ms = []\n    for _ in range(4):\n"
+     "        m = mmap.mmap(-1, 200 * 1024 ** 2)\n        m.write(b'x' * (200 * 1024 ** 2))\n        ms.append(m)\n"
+     "    import time; time.sleep(5)\n    return 1\n", [{M}]),
     ("disk_fill", BLOCKED, blocked_if(
         "with open('/tmp/big', 'wb') as fh:\n    for _ in range(300): fh.write(b'x' * 1024 * 1024)"), [{P}]),
     ("fork_bomb", assert_task("assert candidate() == 1"),

@@ -49,7 +49,7 @@ class Child:
         self.out_eof = False
         self.status: int | None = None
         self.rusage = None
-        self.memory = 0  # bytes the processes it forks may hold together
+        self.memory = 0  # bytes program_memory may reach
 
     def drain(self, cap: int) -> None:
         while True:
@@ -210,12 +210,11 @@ def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
 
 
 POLL = 0.02  # seconds between checks of the program's total memory while it runs
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _select(fds: list, deadline: float, child: Child | None) -> list:
     """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
-    if the processes ``child`` started hold more than its limit together."""
+    if ``child``'s program holds more than its limit (``program_memory``; checked every POLL s)."""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -223,34 +222,43 @@ def _select(fds: list, deadline: float, child: Child | None) -> list:
         ready = select.select(fds, [], [], min(left, POLL) if child is not None else left)[0]
         if ready:
             return ready
-        if child is not None and descendants_memory(child.pid) > child.memory:
+        if child is not None and program_memory(child.pid) > child.memory:
             raise Death("memory")
 
 
-def descendants_memory(program_pid: int) -> int:
-    """Resident anonymous memory (bytes) of every process in this PID namespace but PID 1 and the
-    program process itself.
-
-    ``RLIMIT_DATA`` bounds each process, deterministically, and so the program process; this bounds
-    what it forks: N children of ``memory_mb`` each would otherwise hold N times the limit. (Pages
-    still shared after fork count in each process that maps them.)"""
-    pages = 0
-    skip = {"1", str(program_pid)}
+def program_memory(program_pid: int) -> int:
+    """Memory (bytes) the program holds beyond what ``RLIMIT_DATA`` bounds: the shared memory of
+    every process in this PID namespace but PID 1 (``MAP_SHARED`` anonymous or ``/dev/zero``
+    mappings, which no rlimit sees), plus the anonymous memory of every process the program forked
+    (N children of ``memory_mb`` each would otherwise hold N times the limit). The program
+    process's own anonymous memory is left to ``RLIMIT_DATA``, which is deterministic. Pages
+    shared between processes count in each of them."""
+    kb = 0
     for name in os.listdir("/proc"):
-        if not name.isdigit() or name in skip:
+        if not name.isdigit() or name == "1":
             continue
         try:
-            fd = os.open(f"/proc/{name}/statm", os.O_RDONLY)
+            fd = os.open(f"/proc/{name}/status", os.O_RDONLY)
         except OSError:
             continue  # exited meanwhile
         try:
-            fields = os.read(fd, 256).split()
-            pages += int(fields[1]) - int(fields[2])  # resident - file-backed/shared
-        except (OSError, IndexError, ValueError):
-            pass
+            text = os.read(fd, 4096)
+        except OSError:
+            continue
         finally:
             os.close(fd)
-    return pages * _PAGE
+        kb += _status_kb(text, b"\nRssShmem:")
+        if int(name) != program_pid:
+            kb += _status_kb(text, b"\nRssAnon:")
+    return kb * 1024
+
+
+def _status_kb(text: bytes, key: bytes) -> int:
+    i = text.find(key)
+    if i < 0:
+        return 0
+    fields = text[i + len(key):text.find(b"\n", i + 1)].split()
+    return int(fields[0]) if fields and fields[0].isdigit() else 0
 
 
 def _readable(fd: int) -> bool:
