@@ -50,6 +50,7 @@ class Child:
         self.status: int | None = None
         self.rusage = None
         self.memory = 0  # bytes program_memory may reach
+        self.next_check = 0.0  # when to check it next (monotonic)
 
     def drain(self, cap: int) -> None:
         while True:
@@ -214,16 +215,21 @@ POLL = 0.02  # seconds between checks of the program's total memory while it run
 
 def _select(fds: list, deadline: float, child: Child | None) -> list:
     """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
-    if ``child``'s program holds more than its limit (``program_memory``; checked every POLL s)."""
+    if ``child``'s program holds more than its limit (``program_memory``, checked every POLL s
+    however busy the fds keep us)."""
     while True:
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
             raise Death("timeout")
-        ready = select.select(fds, [], [], min(left, POLL) if child is not None else left)[0]
+        if child is not None and now >= child.next_check:
+            if program_memory(child.pid) > child.memory:
+                raise Death("memory")
+            child.next_check = now + POLL
+        wait = min(left, child.next_check - now) if child is not None else left
+        ready = select.select(fds, [], [], wait)[0]
         if ready:
             return ready
-        if child is not None and program_memory(child.pid) > child.memory:
-            raise Death("memory")
 
 
 def program_memory(program_pid: int) -> int:
@@ -310,6 +316,7 @@ class _Run:
     def drive(self, child: Child, budget: float, deadline: float) -> None:
         req = self.req
         child.memory = req["memory_mb"] * 1024 * 1024
+        child.next_check = time.monotonic() + POLL  # programs done within POLL are never polled
         nonce = os.urandom(16).hex()
         send(child.cmd_w, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
                            "entry_point": req["entry_point"], "cpu": max(budget, 0.01),
