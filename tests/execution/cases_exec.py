@@ -195,6 +195,11 @@ SECCOMP = [] if seccomp.FILTER is None else [
     ("seccomp_memfd", BLOCKED, syscall_denied("memfd_create", 0, 0), [{P}]),
     ("seccomp_sysv_shm", BLOCKED, syscall_denied("shmget", 0, 1 << 20, 0o1600), [{P}]),
     ("seccomp_sysv_msg", BLOCKED, syscall_denied("msgget", 0, 0o1600), [{P}]),
+    ("seccomp_sysv_sem", BLOCKED, syscall_denied("semget", 0, 1, 0o1600), [{P}]),  # kernel memory kept after the program
+    ("seccomp_socket_buffer_size", BLOCKED,
+     "import socket\ndef f():\n    a, b = socket.socketpair()\n    a.send(b'x')\n    ok = b.recv(1) == b'x'\n"
+     "    try:\n        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)\n        return 'escaped'\n"
+     "    except PermissionError:\n        return 'blocked' if ok else 'broken'\n", [{P}]),
     ("seccomp_threads_fork_subprocess_work", assert_task("assert candidate() == [1, 7, '1']"),
      ("import os, subprocess, sys, threading\ndef f():\n    out = []\n"
       "    t = threading.Thread(target=out.append, args=(1,)); t.start(); t.join()\n"

@@ -175,3 +175,27 @@ def test_the_judge_may_grow_by_twice_the_programs_limit():
         finally:
             os._exit(code)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_stdlib_names_are_the_real_modules_and_the_program_picks_no_imports():
+    """A test's ``sys`` is the standard library's even when the program defines ``class sys``
+    (a fake ``getsizeof`` passed MBPP/596); a module the program names is bound only if the judge
+    already has it, so a program cannot make the long-lived judge import anything."""
+    import sys
+
+    from btp.execution import judge
+
+    ns: dict = {}
+    names = {"sys": "f", "heapq": "m:heapq", "foo": "m:antigravity", "bar": "m:json", "helper": "f"}
+    judge._bind(ns, names, None, {"sys", "heapq", "foo", "bar", "helper"}, "f")
+    assert ns["sys"] is sys and ns["heapq"].__name__ == "heapq" and ns["bar"] is sys.modules["json"]
+    assert "foo" not in ns and "antigravity" not in sys.modules
+    assert type(ns["helper"]) is judge.Remote
+
+
+def test_a_program_cannot_stand_in_for_a_module_the_test_uses(ex):
+    task = atask("assert candidate((1, 2)) == sys.getsizeof((1, 2))")
+    fake = "class sys:\n    getsizeof = staticmethod(lambda x: 0)\ndef f(t): return 0\n"
+    real = "import sys\ndef f(t): return sys.getsizeof(t)\n"
+    assert outcomes(ex, task, fake) == (F,)
+    assert outcomes(ex, task, real) == (P,)

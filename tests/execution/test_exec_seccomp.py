@@ -78,17 +78,17 @@ def in_child(fn, guard=(), install=True):
 def test_tables_and_filter():
     assert len(seccomp.FILTER) % 8 == 0 and len(seccomp.FILTER) // 8 < 4096  # BPF_MAXINSNS
     for machine, (_, table) in seccomp.ARCHES.items():
-        assert set(table) - set(seccomp.DENIED) == {"clone", "clone3", "personality"}, machine
+        assert set(table) - set(seccomp.DENIED) == {"clone", "clone3", "personality", "setsockopt"}, machine
         assert len(set(table.values())) == len(table), machine
         assert len(seccomp.build(machine)) % 8 == 0
-    assert set(seccomp.DENIED) == set(seccomp.X86_64) - {"clone", "clone3", "personality"}
+    assert set(seccomp.DENIED) == set(seccomp.X86_64) - {"clone", "clone3", "personality", "setsockopt"}
     assert set(seccomp.DENIED) - set(seccomp.AARCH64) == {"uselib", "iopl", "ioperm", "modify_ldt"}
 
 
-def _run_bpf(filter_bytes: bytes, nr: int, arch: int, arg0: int) -> int:
+def _run_bpf(filter_bytes: bytes, nr: int, arch: int, arg0: int, arg1: int = 0, arg2: int = 0) -> int:
     """What classic BPF returns for this seccomp_data (only the opcodes the filter uses)."""
     code = list(struct.iter_unpack("=HBBI", filter_bytes))
-    data = struct.pack("=IIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
+    data = struct.pack("=IIQ6Q", nr, arch, 0, arg0, arg1, arg2, 0, 0, 0)
     pc = acc = 0
     while code[pc][0] != 0x06:  # BPF_RET
         op, jt, jf, k = code[pc]
@@ -117,6 +117,11 @@ def test_filter_decides_every_syscall_number(machine):
         return enosys if name == "clone3" else allow
 
     flt = seccomp.build(machine)
+    sockopt = table["setsockopt"]
+    for level in (0, 1, 6):  # SOL_IP, SOL_SOCKET, SOL_TCP
+        for opt in range(40):
+            want = eperm if level == 1 and opt in seccomp.SOCKET_BUFFER_OPTIONS else allow
+            assert _run_bpf(flt, sockopt, audit_arch, 3, level, opt) == want, (machine, level, opt)
     for nr in [*range(1100), 0x40000000 | 39, 0x40000000 | table["unshare"], 0xFFFFFFFF]:
         for arg0 in (0, 0xFFFFFFFF, signal.SIGCHLD, linux.CLONE_NEWUSER | signal.SIGCHLD, 0x02000000, 0x0040000):
             assert _run_bpf(flt, nr, audit_arch, arg0) == expected(nr, arg0), (machine, nr, hex(arg0))

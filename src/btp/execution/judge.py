@@ -214,20 +214,30 @@ def _update_in_place(arg, after) -> None:
 
 
 def _bind(ns: dict, names: dict, channel: Channel, wanted: set[str], entry_point: str | None) -> None:
-    """Make the program's top-level names the tests use visible: functions as Remotes, modules by import."""
+    """Make the program's top-level names the tests use visible: functions as Remotes, modules by
+    import. A name the test uses that is a standard-library module (``sys``, ``math``) is always
+    that module, whatever the program bound to it (a program's ``class sys`` with a fake
+    ``getsizeof`` passed MBPP/596); other modules are bound only when the judge has them already,
+    so a program cannot make the long-lived judge import anything of its choosing."""
     for name, kind in names.items():
         if name == entry_point and kind == "f":  # the task's own name for the program, builtin or not
             ns[name] = Remote({"name": "candidate"}, channel)
             continue
         if name in ns or not isinstance(kind, str) or (name != "candidate" and hasattr(builtins, name)):
             continue
-        if kind == "f":
+        if name in wanted and name in sys.stdlib_module_names:
+            _import_into(ns, name, name)
+        elif kind == "f":
             ns[name] = Remote({"name": name}, channel)
-        elif kind.startswith("m:") and name in wanted:
-            try:
-                ns[name] = importlib.import_module(kind[2:])
-            except Exception:  # noqa: BLE001 - a module only the program could import
-                pass
+        elif kind.startswith("m:") and name in wanted and kind[2:] in sys.modules:
+            ns[name] = sys.modules[kind[2:]]
+
+
+def _import_into(ns: dict, name: str, module: str) -> None:
+    try:
+        ns[name] = importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - a module this Python lacks: the test gets a NameError
+        pass
 
 
 def _names_in(code) -> set[str]:

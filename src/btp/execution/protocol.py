@@ -67,8 +67,8 @@ class Reader:
         del self.buf[:4 + size]
         try:
             return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise FrameError(f"bad frame: {e}") from None
+        except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as e:  # e.g. "[" * 10**5
+            raise FrameError(f"bad frame: {type(e).__name__}") from None
 
     def read(self, deadline: float | None = None):
         """Block for the next frame. None at EOF; TimeoutError past ``deadline`` (monotonic)."""

@@ -50,7 +50,7 @@ def set_worker_limits(fsize_mb: int, nproc: int) -> None:
     """
     mb = 1024 * 1024
     for res, value in ((resource.RLIMIT_FSIZE, fsize_mb * mb), (resource.RLIMIT_NPROC, nproc),
-                       (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_CORE, 0),
+                       (resource.RLIMIT_NOFILE, 128), (resource.RLIMIT_CORE, 0),
                        (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0)):
         resource.setrlimit(res, (value, value))
 

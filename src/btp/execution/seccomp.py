@@ -8,8 +8,9 @@ The filter is classic BPF, assembled here in pure Python (no libseccomp). Per sy
 * answers EPERM to every syscall in ``DENIED``: namespaces, mount APIs, tracing and other
   processes' memory, keyrings, bpf, perf, userfaultfd, io_uring, modules, kexec, clocks, swap,
   raw I/O ports, memfd and System V shared memory;
-* answers EPERM to ``clone`` with a namespace flag (the flags are its first argument) and to
-  ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0);
+* answers EPERM to ``clone`` with a namespace flag (the flags are its first argument), to
+  ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0), and to ``setsockopt``
+  setting a socket's buffer size (``SOCKET_BUFFER_OPTIONS``; the default sizes stay);
 * answers ENOSYS to ``clone3``, whose flags live in memory a filter cannot read: glibc then falls
   back to ``clone`` (threads, ``posix_spawn``; ``os.fork`` uses ``clone`` anyway);
 * allows everything else.
@@ -41,6 +42,9 @@ X32_SYSCALL_BIT = 0x40000000
 NAMESPACE_FLAGS = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWUSER
                    | linux.CLONE_NEWPID | linux.CLONE_NEWNET | 0x02000000)  # last: CLONE_NEWCGROUP
 PERSONALITY_ALLOWED = (0xFFFFFFFF, 0)  # query the current persona; PER_LINUX
+SOL_SOCKET = 1
+# socket buffer sizes above the system default: 640 sockets filled at 4 MiB each held 3.9 GB
+SOCKET_BUFFER_OPTIONS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 
 # Syscalls that get EPERM. Names an architecture lacks (iopl, ioperm, modify_ldt, uselib on
 # aarch64) are skipped there.
@@ -64,6 +68,9 @@ DENIED: tuple[str, ...] = (
     # outside RLIMIT_DATA and, unmapped, in no process's RSS (the zygote makes the one memfd
     # programs need, their stdin, before it installs the filter)
     "memfd_create", "memfd_secret", "shmget", "msgget",
+    # kernel memory that outlives the program (semaphore sets stay until the worker ends) or that
+    # no limit bounds (kernel AIO contexts)
+    "semget", "io_setup",
 )
 
 # Numbers from the kernel's arch/x86/entry/syscalls/syscall_64.tbl ...
@@ -79,8 +86,8 @@ X86_64: dict[str, int] = {
     "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163, "quotactl": 179, "quotactl_fd": 443,
     "syslog": 103, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305, "adjtimex": 159,
     "vhangup": 153, "nfsservctl": 180, "uselib": 134, "iopl": 172, "ioperm": 173, "modify_ldt": 154,
-    "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68,
-    "clone": 56, "clone3": 435, "personality": 135,
+    "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68, "semget": 64, "io_setup": 206,
+    "clone": 56, "clone3": 435, "personality": 135, "setsockopt": 54,
 }
 # ... and include/uapi/asm-generic/unistd.h (aarch64 uses the generic table).
 AARCH64: dict[str, int] = {
@@ -95,7 +102,8 @@ AARCH64: dict[str, int] = {
     "reboot": 142, "swapon": 224, "swapoff": 225, "acct": 89, "quotactl": 60, "quotactl_fd": 443,
     "syslog": 116, "settimeofday": 170, "clock_settime": 112, "clock_adjtime": 266, "adjtimex": 171,
     "vhangup": 58, "nfsservctl": 42, "memfd_create": 279, "memfd_secret": 447, "shmget": 194,
-    "msgget": 186, "clone": 220, "clone3": 435, "personality": 92,
+    "msgget": 186, "semget": 190, "io_setup": 0, "clone": 220, "clone3": 435, "personality": 92,
+    "setsockopt": 208,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (AUDIT_ARCH_X86_64, X86_64),
@@ -104,7 +112,7 @@ ARCHES: dict[str, tuple[int, dict[str, int]]] = {
 
 # classic BPF opcodes and struct seccomp_data offsets (nr, arch, low 32 bits of args[0])
 _LD, _JEQ, _JGT, _JGE, _JSET, _RET = 0x20, 0x15, 0x25, 0x35, 0x45, 0x06
-_NR, _ARCH, _ARG0 = 0, 4, 16
+_NR, _ARCH, _ARG0, _ARG1, _ARG2 = 0, 4, 16, 24, 32  # low halves of args[0..2]
 _EPERM, _ENOSYS = SECCOMP_RET_ERRNO | 1, SECCOMP_RET_ERRNO | 38
 
 
@@ -112,7 +120,8 @@ def build(machine: str) -> bytes:
     """The filter for ``machine`` (an ``os.uname().machine``) as packed ``sock_filter`` entries."""
     audit_arch, table = ARCHES[machine]
     action = {table[name]: "eperm" for name in DENIED if name in table}
-    action |= {table["clone3"]: "enosys", table["clone"]: "clone", table["personality"]: "personality"}
+    action |= {table["clone3"]: "enosys", table["clone"]: "clone", table["personality"]: "personality",
+               table["setsockopt"]: "setsockopt"}
     runs: list[list] = []  # [first, last, label]: consecutive numbers with the same action
     for nr in sorted(action):
         if runs and runs[-1][1] == nr - 1 and runs[-1][2] == action[nr]:
@@ -127,6 +136,8 @@ def build(machine: str) -> bytes:
         "personality", (_LD, _ARG0), (_JEQ, PERSONALITY_ALLOWED[0], "allow"),
         (_JEQ, PERSONALITY_ALLOWED[1], "allow", "eperm"),
         "clone", (_LD, _ARG0), (_JSET, NAMESPACE_FLAGS, "eperm", "allow"),
+        "setsockopt", (_LD, _ARG1), (_JEQ, SOL_SOCKET, None, "allow"), (_LD, _ARG2),
+        *[(_JEQ, opt, "eperm") for opt in SOCKET_BUFFER_OPTIONS], (_RET, SECCOMP_RET_ALLOW),
         "allow", (_RET, SECCOMP_RET_ALLOW),
         "eperm", (_RET, _EPERM),
         "enosys", (_RET, _ENOSYS),

@@ -20,6 +20,7 @@ import time
 
 from btp.execution import boot, linux, seccomp
 from btp.execution.protocol import FrameError, Reader, send
+from btp.execution.protocol import encode as encode_frame
 
 # imported here, not in each child: compiling runner.py there cost ~7 ms per program
 from btp.execution.runner import runner_main, set_worker_limits
@@ -42,6 +43,7 @@ class Child:
         for fd in (cmd_r, res_w, out_w):
             os.close(fd)
         os.set_blocking(self.out_r, False)
+        os.set_blocking(self.cmd_w, False)  # see _send: never stuck behind a program that stops reading
         self.pidfd = os.pidfd_open(self.pid)
         self.reader = Reader(self.res_r)
         self.out = bytearray()
@@ -267,6 +269,28 @@ def _status_kb(text: bytes, key: bytes) -> int:
     return int(fields[0]) if fields and fields[0].isdigit() else 0
 
 
+def _send(child: Child, obj, deadline: float, cap: int) -> None:
+    """Write a command to the program process, draining its stdout meanwhile; a program that stops
+    reading (or fills its command pipe itself, through /proc/self/fd) is a Death at ``deadline``,
+    not a zygote blocked in write()."""
+    view = memoryview(encode_frame(obj))
+    while view:
+        try:
+            view = view[os.write(child.cmd_w, view):]
+            continue
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Death("timeout")
+        readable, _, _ = select.select([child.pidfd] + ([] if child.out_eof else [child.out_r]),
+                                       [child.cmd_w], [], left)
+        if child.out_r in readable:
+            child.drain(cap)
+        if child.pidfd in readable:
+            raise Death("dead")
+
+
 def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
@@ -318,10 +342,10 @@ class _Run:
         child.memory = req["memory_mb"] * 1024 * 1024
         child.next_check = time.monotonic() + POLL  # programs done within POLL are never polled
         nonce = os.urandom(16).hex()
-        send(child.cmd_w, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
-                           "entry_point": req["entry_point"], "cpu": max(budget, 0.01),
-                           "memory_mb": req["memory_mb"],
-                           "load": any(k != "stdio" for k, _ in self.tests)})
+        child.reader.max_frame = req["memory_mb"] * 1024 * 1024 + (1 << 16)  # its replies: values, statuses
+        _send(child, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
+                      "entry_point": req["entry_point"], "cpu": max(budget, 0.01), "memory_mb": req["memory_mb"],
+                      "load": any(k != "stdio" for k, _ in self.tests)}, deadline, self.cap)
         reply = _await(child, nonce, deadline, self.cap)
         if reply[0] != "ok":
             out = reply[0] if reply[0] == "memory" else "error"
@@ -335,7 +359,7 @@ class _Run:
             raw = self.judged(child, payload, budget, deadline) if kind == "assert" else None
             if raw is None:  # not an assert test, or one the judge hands back
                 nonce = os.urandom(16).hex()
-                send(child.cmd_w, {"nonce": nonce, "kind": kind, "payload": payload})
+                _send(child, {"nonce": nonce, "kind": kind, "payload": payload}, deadline, self.cap)
                 reply = _await(child, nonce, deadline, self.cap)
                 raw = _reply_to_raw(kind, reply, child, self.cap)
                 if kind == "assert":
@@ -432,8 +456,11 @@ def fresh_scratch(disk_mb: int, pristine: tuple) -> None:
 
 
 def _scratch_state() -> tuple:
+    """What a program could change in an empty /tmp: mode, owner, entries (and, through the change
+    time, files created and deleted, times set, inode flags, extended attributes)."""
     st = os.stat("/tmp")
-    return st.st_mode, st.st_uid, st.st_gid, st.st_nlink, os.listdir("/tmp"), os.listxattr("/tmp")
+    return (st.st_mode, st.st_uid, st.st_gid, st.st_nlink, st.st_mtime_ns, st.st_ctime_ns,
+            os.listdir("/tmp"), os.listxattr("/tmp"))
 
 
 def serve(spec: dict) -> None:
