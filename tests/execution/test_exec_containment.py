@@ -168,3 +168,33 @@ def test_attacks_as_unprivileged_user_all_cases():
         assert len(got) == len(allowed), (name, got)
         for o, ok in zip(got, allowed):
             assert o in ok, f"unprivileged {name}: got {o!r}, allowed {sorted(ok)}"
+
+
+def test_programs_cannot_stall_or_crash_the_zygote():
+    """A program that swaps out its command pipe (so the zygote's next write would block forever),
+    or writes a frame too deeply nested to decode, costs at most the wall limit, leaves the worker
+    running (same process), and the next program is judged as usual."""
+    import time
+
+    from btp.tasks.types import CallTest, StdioTest
+
+    call = Task("c", "", (CallTest((2,), 3), CallTest((3,), 4)), entry_point="f")
+    stdio = Task("s", "", (StdioTest("1\n", "1"), StdioTest("x" * 100000 + "\n", "x")), entry_point=None)
+    swap_fd3 = "keep = os.dup(3)\nr, w = os.pipe()\nos.dup2(r, 3)\n"
+    attacks = [
+        (stdio, "import os\n" + swap_fd3 + "print(input()[:1])\n"),
+        (call, "import os\nfd = os.open('/proc/self/fd/3', os.O_WRONLY | os.O_NONBLOCK)\ntry:\n"
+               "    while True: os.write(fd, b'x' * 65536)\nexcept BlockingIOError:\n    pass\n" + swap_fd3 +
+               "def f(x): return x + 1\n"),
+        (call, "import os, struct\nos.write(4, struct.pack('>I', 100000) + b'[' * 100000)\ndef f(x): return x + 1\n"),
+    ]
+    cfg = ExecConfig(workers=1, timeout=0.5, wall_factor=1.0, cache=False)
+    with Executor(cfg) as one:
+        pid = one._workers[0].proc.pid
+        for task, program in attacks:
+            t0 = time.monotonic()
+            bad = one.run(task, [program])[0]
+            assert time.monotonic() - t0 < cfg.wall + 3, program
+            assert Outcome.PASS not in bad.outcomes[1:], (program, bad.outcomes)
+            assert one.run(call, ["def f(x): return x + 1\n"])[0].outcomes == (Outcome.PASS, Outcome.PASS)
+            assert one._workers[0].proc.pid == pid, "the worker was restarted"
