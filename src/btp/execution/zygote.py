@@ -220,18 +220,26 @@ def _select(fds: list, deadline: float, child: Child | None) -> list:
     if ``child``'s program holds more than its limit (``program_memory``, checked every POLL s
     however busy the fds keep us)."""
     while True:
-        now = time.monotonic()
-        left = deadline - now
-        if left <= 0:
-            raise Death("timeout")
-        if child is not None and now >= child.next_check:
-            if program_memory(child.pid) > child.memory:
-                raise Death("memory")
-            child.next_check = now + POLL
-        wait = min(left, child.next_check - now) if child is not None else left
+        wait = _wait_time(child, deadline)
         ready = select.select(fds, [], [], wait)[0]
         if ready:
             return ready
+
+
+def _wait_time(child: Child | None, deadline: float) -> float:
+    """How long the zygote may block now: Death("timeout") past ``deadline``; Death("memory") if
+    ``child``'s program is over its limit (checked when POLL s have passed since the last check)."""
+    now = time.monotonic()
+    left = deadline - now
+    if left <= 0:
+        raise Death("timeout")
+    if child is None:
+        return left
+    if now >= child.next_check:
+        if program_memory(child.pid) > child.memory:
+            raise Death("memory")
+        child.next_check = now + POLL
+    return min(left, child.next_check - now)
 
 
 def program_memory(program_pid: int) -> int:
@@ -280,11 +288,8 @@ def _send(child: Child, obj, deadline: float, cap: int) -> None:
             continue
         except BlockingIOError:
             pass
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Death("timeout")
         readable, _, _ = select.select([child.pidfd] + ([] if child.out_eof else [child.out_r]),
-                                       [child.cmd_w], [], left)
+                                       [child.cmd_w], [], _wait_time(child, deadline))
         if child.out_r in readable:
             child.drain(cap)
         if child.pidfd in readable:
