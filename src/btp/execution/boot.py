@@ -28,9 +28,16 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
+    """Tell the host why the worker cannot start (an "E ..." line on stdout) and exit."""
     os.write(1, f"E {message}\n".encode())
     os._exit(3)
+
+
+def expect_judge(answer: bytes, want: bytes) -> None:
+    """``fail`` unless the judge's answer on its ready pipe is ``want`` (else it is "E<error>")."""
+    if answer != want:
+        fail(f"the judge process failed to start ({answer[1:].decode(errors='replace') or 'it exited'})")
 
 
 HIDDEN = "/.btp-host"  # where host directories that live under /tmp are kept, to re-bind into each scratch
@@ -171,7 +178,7 @@ def main() -> None:
     try:
         linux.unshare(flags)
     except OSError as e:
-        _fail(f"cannot create user/mount/network/PID namespaces ({e}); unprivileged user "
+        fail(f"cannot create user/mount/network/PID namespaces ({e}); unprivileged user "
               f"namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, "
               f"user.max_user_namespaces, or an AppArmor userns restriction)")
     os.write(1, b"U\n")  # host: write our uid/gid maps now
@@ -180,12 +187,12 @@ def main() -> None:
     try:
         build_root(spec["root"], spec["disk_mb"])
     except OSError as e:
-        _fail(f"cannot build the sandbox filesystem: {e}")
-    judge_pid, judge_ends = start_judge(spec.get("preload", ()))
+        fail(f"cannot build the sandbox filesystem: {e}")
+    judge_pid, judge_ends = start_judge()
     try:
         linux.unshare(linux.CLONE_NEWPID)  # for the zygote and programs only; the judge stays outside
     except OSError as e:
-        _fail(f"cannot create a PID namespace ({e})")
+        fail(f"cannot create a PID namespace ({e})")
     spec.update(judge_ends)
     pid = os.fork()
     if pid == 0:
@@ -193,7 +200,7 @@ def main() -> None:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
             enter_root(spec["root"])
         except OSError as e:
-            _fail(f"cannot enter the sandbox root: {e}")
+            fail(f"cannot enter the sandbox root: {e}")
         from btp.execution.zygote import serve
 
         serve(spec)
@@ -206,13 +213,14 @@ def main() -> None:
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def start_judge(preload) -> tuple[int, dict]:
+def start_judge() -> tuple[int, dict]:
     """Fork the judge (``judge.serve``) before the PID namespace exists, so that no program can
     name, signal or trace it. Returns its pid and the zygote's ends of its pipes.
 
-    The judge imports nothing until the zygote has pivoted into the new root (it writes "G" on
-    ``go``): here, as the namespace's uid 0 (nobody outside), the host's Python directories may be
-    unreadable (/root/.pyenv); in the new root they are bind-mounted. On ``ready`` it says "S" once
+    It has the modules it needs (``preload`` imported them into boot) and waits until the zygote
+    has pivoted into the new root (it writes "G" on ``go``): here, as the namespace's uid 0 (nobody
+    outside), the host's Python directories may be unreadable (/root/.pyenv); in the new root they
+    are bind-mounted, for whatever a test imports later. On ``ready`` it says "S" once
     it holds its /proc status file (before the pivot hides it), then "R" once started, or "E<error>"."""
     cmd_r, cmd_w = os.pipe()
     res_r, res_w = os.pipe()
@@ -234,16 +242,14 @@ def start_judge(preload) -> tuple[int, dict]:
                 os._exit(0)
             from btp.execution.judge import serve
 
-            serve(cmd_r, res_w, call_w, back_r, status_fd, preload=preload, ready_fd=ready_w)
+            serve(cmd_r, res_w, call_w, back_r, status_fd, ready_fd=ready_w)
         except BaseException as e:  # noqa: BLE001 - reported by the zygote as the worker's start error
             os.write(ready_w, f"E{type(e).__name__}: {e}".encode()[:500])
         finally:
             os._exit(70)
     for fd in (cmd_r, res_w, call_w, go_r, ready_w):
         os.close(fd)
-    started = os.read(ready_r, 512)
-    if started != b"S":
-        _fail(f"the judge process failed to start ({started[1:].decode(errors='replace') or 'it exited'})")
+    expect_judge(os.read(ready_r, 512), b"S")
     # the zygote keeps the program's ends (each program process inherits them) and a reader of
     # the replies, to empty both pipes between programs
     return pid, {"judge_fds": [cmd_w, res_r], "call_fds": [call_r, back_w, back_r],

@@ -226,16 +226,16 @@ def _bind(ns: dict, names: dict, channel: Channel, wanted: set[str], entry_point
         if name in ns or not isinstance(kind, str) or (name != "candidate" and hasattr(builtins, name)):
             continue
         if name in wanted and name in sys.stdlib_module_names:
-            _import_into(ns, name, name)
+            _import_into(ns, name)
         elif kind == "f":
             ns[name] = Remote({"name": name}, channel)
         elif kind.startswith("m:") and name in wanted and kind[2:] in sys.modules:
             ns[name] = sys.modules[kind[2:]]
 
 
-def _import_into(ns: dict, name: str, module: str) -> None:
+def _import_into(ns: dict, name: str) -> None:
     try:
-        ns[name] = importlib.import_module(module)
+        ns[name] = importlib.import_module(name)
     except Exception:  # noqa: BLE001 - a module this Python lacks: the test gets a NameError
         pass
 
@@ -269,9 +269,10 @@ def _limit_memory(memory_mb: int) -> None:
     is now (a soft limit: the next program may need a larger one; a test that needs more gets
     ``memory``)."""
     try:
-        text = os.pread(STATUS_FD, 1 << 14, 0).decode()
-        kb = next(int(line.split()[1]) for line in text.splitlines() if line.startswith("VmData:"))
-    except (OSError, StopIteration, ValueError, IndexError):
+        kb = linux.status_kb(os.pread(STATUS_FD, 1 << 14, 0), b"VmData")
+    except OSError:
+        kb = None
+    if kb is None:
         return  # no limit rather than a wrong one
     hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
     soft = kb * 1024 + 2 * memory_mb * 1024 * 1024
@@ -319,7 +320,7 @@ class Program:
             return _verdict(e)
 
 
-def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *, preload=(),
+def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *,
           ready_fd: int | None = None) -> None:
     """The judge's loop; never returns. Started once per worker by ``boot``, outside the programs'
     PID namespace (they cannot see, signal or trace it), and kept for every program.
@@ -329,14 +330,7 @@ def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *, p
     the program go straight to it (fds 5/6, ``Channel``). Each test's CPU time is limited by the
     program's budget (``ITIMER_PROF``), so a looping test ends as ``timeout``.
     """
-    try:
-        import random  # noqa: F401 - every program reseeds it
-
-        for name in preload:  # what tests import, loaded while the host's paths are still there
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001
-                pass
+    try:  # what tests import (the preload list) boot imported before forking us
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)

@@ -127,6 +127,15 @@ def clear_capabilities() -> None:
     _check(_CAPSET(*_CAP_ARGS), "capset")
 
 
+def status_kb(text: bytes, field: bytes) -> int | None:
+    """A kB field (``VmData``, ``RssAnon``, ``RssShmem``...) of a /proc/<pid>/status text, or None."""
+    i = text.find(b"\n" + field + b":")
+    if i < 0:
+        return None
+    value = text[i + len(field) + 2:text.find(b"\n", i + 1)].split()
+    return int(value[0]) if value and value[0].isdigit() else None
+
+
 def capabilities_effective() -> int:
     """The effective capability mask of this process (from /proc/self/status)."""
     with open("/proc/self/status") as f:

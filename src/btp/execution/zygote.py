@@ -263,18 +263,10 @@ def program_memory(program_pid: int) -> int:
             continue
         finally:
             os.close(fd)
-        kb += _status_kb(text, b"\nRssShmem:")
+        kb += linux.status_kb(text, b"RssShmem") or 0
         if int(name) != program_pid:
-            kb += _status_kb(text, b"\nRssAnon:")
+            kb += linux.status_kb(text, b"RssAnon") or 0
     return kb * 1024
-
-
-def _status_kb(text: bytes, key: bytes) -> int:
-    i = text.find(key)
-    if i < 0:
-        return 0
-    fields = text[i + len(key):text.find(b"\n", i + 1)].split()
-    return int(fields[0]) if fields and fields[0].isdigit() else 0
 
 
 def _send(child: Child, obj, deadline: float, cap: int) -> None:
@@ -346,8 +338,8 @@ class _Run:
         req = self.req
         child.memory = req["memory_mb"] * 1024 * 1024
         child.next_check = time.monotonic() + POLL  # programs done within POLL are never polled
+        child.reader.max_frame = child.memory + (1 << 16)  # its replies: values, statuses
         nonce = os.urandom(16).hex()
-        child.reader.max_frame = req["memory_mb"] * 1024 * 1024 + (1 << 16)  # its replies: values, statuses
         _send(child, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
                       "entry_point": req["entry_point"], "cpu": max(budget, 0.01), "memory_mb": req["memory_mb"],
                       "load": any(k != "stdio" for k, _ in self.tests)}, deadline, self.cap)
@@ -451,8 +443,8 @@ def kill_all() -> None:
 
 def fresh_scratch(disk_mb: int, pristine: tuple) -> None:
     """Make /tmp an empty tmpfs again: replace it (the old one is detached and freed), unless the
-    program left no trace in it: still empty, same owner and mode, no extended attributes
-    (``pristine`` is that state; with host directories bound into /tmp it is always replaced)."""
+    program left no trace in it (``_scratch_state`` equals ``pristine``, the state before the first
+    program; with host directories bound into /tmp, ``pristine`` is empty and it is always replaced)."""
     if pristine and _scratch_state() == pristine:
         return  # a new mount costs ~0.3 ms and an RCU grace period for the detach
     linux.umount2("/tmp", linux.MNT_DETACH)
@@ -474,10 +466,7 @@ def serve(spec: dict) -> None:
     If the judge is gone the zygote exits without answering: the host restarts the worker and the
     program in hand gets error outcomes (as for any worker failure)."""
     os.write(spec["judge_go"], b"G")  # we are in the new root now: the judge may import
-    answer = os.read(spec["judge_ready"], 512)
-    if answer != b"R":
-        os.write(1, f"E the judge process failed to start ({answer[1:].decode(errors='replace') or 'it exited'})\n".encode())
-        os._exit(3)
+    boot.expect_judge(os.read(spec["judge_ready"], 512), b"R")
     for fd in (spec["judge_go"], spec["judge_ready"]):
         os.close(fd)
     judge = Judge(*spec["judge_fds"], *spec["call_fds"])
@@ -488,8 +477,7 @@ def serve(spec: dict) -> None:
     try:
         seccomp.install()  # also inherited: one filter for the zygote and all it forks
     except OSError as e:
-        os.write(1, f"E cannot install the sandbox's seccomp filter ({e})\n".encode())
-        os._exit(3)
+        boot.fail(f"cannot install the sandbox's seccomp filter ({e})")
     for name in spec.get("preload", ()):
         try:
             importlib.import_module(name)
