@@ -1,8 +1,16 @@
-"""``btp exec``: run programs (JSONL) against tasks (JSONL) in the sandbox; one result line each."""
+"""``btp exec``: run programs (JSONL) against tasks (JSONL) in the sandbox; one result line each.
+
+Results go to ``<out>.partial`` as programs finish (each line also carries the program's sha256);
+an interrupted run (Ctrl-C, kill -9) resumes from it when the same command is run again: a
+program whose (task_id, program_id, program text) already has a line there is not run again.
+When every program is done, ``out`` is written in the input order and the partial file removed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -10,6 +18,8 @@ from pathlib import Path
 import typer
 
 from btp.errors import BtpError
+
+CHUNK = 32  # programs per run_batch between appends to the partial file (per worker)
 
 
 def load_inputs(tasks_path: Path, programs_path: Path):
@@ -32,35 +42,89 @@ def load_inputs(tasks_path: Path, programs_path: Path):
     return items
 
 
+def item_key(task_id: str, program_id: str, program: str) -> tuple[str, str, str]:
+    return task_id, program_id, hashlib.sha256(program.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def read_partial(path: Path) -> dict[tuple[str, str, str], dict]:
+    """Result lines of an interrupted run, by item key; a torn or foreign line is skipped."""
+    done: dict[tuple[str, str, str], dict] = {}
+    if not path.exists():
+        return done
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+                key = (row["task_id"], row["program_id"], row.pop("program_sha256"))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # the line a kill cut short
+            done[key] = row
+    return done
+
+
+def append_partial(path: Path, rows: list[tuple[tuple[str, str, str], dict]]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write("".join(json.dumps({**row, "program_sha256": key[2]}) + "\n" for key, row in rows))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def register(app: typer.Typer) -> None:
     @app.command("exec")
     def exec_cmd(
         tasks: Path = typer.Option(..., "--tasks", help="task JSONL (Task.to_json per line)"),
         programs: Path = typer.Option(..., "--programs", help='JSONL of {"task_id", "program_id", "program"}'),
-        out: Path = typer.Option(..., "--out", help="result JSONL, one line per program"),
+        out: Path = typer.Option(..., "--out", help="result JSONL, one line per program (a rerun resumes)"),
         workers: int = typer.Option(2, "--workers", help="parallel sandboxed workers"),
         timeout: float = typer.Option(5.0, "--timeout", help="CPU seconds per program"),
         memory_mb: int = typer.Option(1024, "--memory-mb", help="memory limit per program (MiB)"),
         profile: str = typer.Option("whitespace", "--profile",
-                                    help="stdout comparison: whitespace, lines, exact, float"),
+                                    help="stdout comparison: whitespace, lines, exact, float, "
+                                         "or a checker 'package.module:function(stdin, expected, actual)'"),
+        float_tol: float = typer.Option(1e-6, "--float-tol", help="tolerance of the float profile"),
+        retry_timeouts: bool = typer.Option(False, "--retry-timeouts/--no-retry-timeouts",
+                                            help="rerun timed-out programs once; differing verdicts mark them flaky"),
         cache: bool = typer.Option(True, "--cache/--no-cache", help="reuse results of identical programs"),
     ) -> None:
         """Run programs against their tasks' tests in the sandbox and write per-program results."""
-        from btp.execution import ExecConfig, Executor, Outcome
+        from rich.console import Console
 
-        cfg = ExecConfig(workers=workers, timeout=timeout, memory_mb=memory_mb, profile=profile, cache=cache)
+        from btp.execution import ExecConfig, Executor, Outcome
+        from btp.progress import progress_bar
+
+        cfg = ExecConfig(workers=workers, timeout=timeout, memory_mb=memory_mb, profile=profile,
+                         float_tol=float_tol, retry_timeouts=retry_timeouts, cache=cache)
         items = load_inputs(tasks, programs)
+        keys = [item_key(t.task_id, pid, p) for t, pid, p in items]
+        partial = out.with_name(out.name + ".partial")
+        done = read_partial(partial)
+        todo = [(k, t, p) for k, (t, _, p) in zip(keys, items) if k not in done]
+        console = Console(stderr=True)
+        if done and len(todo) < len(items):
+            console.print(f"resuming: {len(items) - len(todo)} of {len(items)} programs already in {partial}")
         t0 = time.perf_counter()
-        with Executor(cfg) as ex:
-            results = ex.run_batch([(t, p) for t, _, p in items])
+        if todo:
+            with Executor(cfg) as ex, progress_bar(console) as bar:
+                job = bar.add_task("exec", total=len(todo), info="")
+                step = CHUNK * workers
+                for i in range(0, len(todo), step):
+                    chunk = todo[i:i + step]
+                    results = ex.run_batch([(t, p) for _, t, p in chunk],
+                                           progress=lambda n: bar.update(job, advance=n))
+                    rows = [(k, r.to_json(k[0], k[1])) for (k, _, _), r in zip(chunk, results)]
+                    append_partial(partial, rows)
+                    done.update(rows)
+                    rate = (i + len(chunk)) / max(1e-9, time.perf_counter() - t0)
+                    bar.update(job, info=f"{rate:.1f} programs/s")
         elapsed = time.perf_counter() - t0
         tmp = out.with_name(out.name + ".tmp")
         with tmp.open("w") as f:
-            for (task, pid, _), res in zip(items, results):
-                f.write(json.dumps(res.to_json(task.task_id, pid)) + "\n")
+            f.write("".join(json.dumps(done[k]) + "\n" for k in keys))
         tmp.replace(out)
-        kinds = Counter(o for r in results for o in r.outcomes)
-        by_kind = ", ".join(f"{o.value} {kinds[o]}" for o in Outcome if kinds[o])
-        rate = len(results) / elapsed if elapsed > 0 else 0.0
-        typer.echo(f"{len(results)} programs, {sum(kinds.values())} tests ({by_kind or 'none'}), "
-                   f"{rate:.1f} programs/s -> {out}")
+        partial.unlink(missing_ok=True)
+        kinds = Counter(o for k in keys for o in done[k]["outcomes"])
+        by_kind = ", ".join(f"{o.value} {kinds[o.value]}" for o in Outcome if kinds[o.value])
+        rate = len(todo) / elapsed if todo and elapsed > 0 else 0.0
+        resumed = f", {len(items) - len(todo)} from the partial file" if len(todo) < len(items) else ""
+        typer.echo(f"{len(items)} programs, {sum(kinds.values())} tests ({by_kind or 'none'}), "
+                   f"{rate:.1f} programs/s{resumed} -> {out}")

@@ -12,7 +12,7 @@ Stdio profiles (name -> rule):
 - ``float``: like ``whitespace``, but two tokens that both parse as floats are equal when
   ``|a - b| <= tol * max(1, |b|)`` (``ExecConfig.float_tol``).
 - a callable ``(stdin, expected, actual) -> bool``: a custom checker for problems with several
-  right answers.
+  right answers; from the CLI or a config file, named as ``"package.module:function"``.
 
 Call tests: the return value travels as JSON, so tuples become lists at every depth; it is correct
 when it equals ``expected``, or, as APPS does, when ``expected`` is a non-empty list and the value
@@ -80,11 +80,28 @@ PROFILE_NAMES = ("whitespace", "lines", "exact", "float")
 def resolve_profile(profile: str | Checker, float_tol: float = 1e-6) -> Checker:
     if callable(profile):
         return profile
+    if isinstance(profile, str) and ":" in profile:
+        return load_checker(profile)
     if profile == "float":
         return float_profile(float_tol)
     if profile in PROFILES:
         return PROFILES[profile]
-    raise BtpError(f"unknown comparison profile {profile!r} (known: {', '.join(PROFILE_NAMES)})")
+    raise BtpError(f"unknown comparison profile {profile!r} (known: {', '.join(PROFILE_NAMES)}, "
+                   f"or a checker as 'package.module:function')")
+
+
+def load_checker(spec: str) -> Checker:
+    """The checker callable named ``"package.module:function"`` (imported in the host only)."""
+    import importlib
+
+    module, _, name = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except Exception as e:  # noqa: BLE001 - any import failure is a bad profile name
+        raise BtpError(f"cannot load checker {spec!r}: {type(e).__name__}: {e}") from None
+    if not callable(fn):
+        raise BtpError(f"checker {spec!r} is not callable")
+    return fn
 
 
 def call_equal(value: Any, expected: Any) -> bool:

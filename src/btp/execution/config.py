@@ -31,7 +31,8 @@ class ExecConfig:
         numpy's large virtual reservations do not count, but what a program allocates does.
     profile: stdout comparison for stdio tests: a name from ``compare.PROFILES``
         ("whitespace" default, "lines", "exact", "float") or a checker callable
-        ``(stdin, expected, actual) -> bool`` for problems with several right answers.
+        ``(stdin, expected, actual) -> bool`` for problems with several right answers (or its
+        name, ``"package.module:function"``, imported in the host).
     cache: reuse results for a (normalized program, tests, limits) already run by this executor.
     float_tol: absolute/relative tolerance of the "float" profile.
     retry_timeouts: run a program that timed out once more; if the verdicts differ the second
