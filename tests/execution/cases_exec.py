@@ -77,6 +77,21 @@ CONTAINMENT = [
      "import mmap\ndef f():\n    ms = []\n    for _ in range(4):\n"
      "        m = mmap.mmap(-1, 200 * 1024 ** 2)\n        m.write(b'x' * (200 * 1024 ** 2))\n        ms.append(m)\n"
      "    import time; time.sleep(5)\n    return 1\n", [{M}]),
+    # "stack" mappings are not data to the kernel: RLIMIT_DATA never sees them (1.5 GiB held before)
+    ("memory_growsdown_mmap", assert_task("assert candidate() == 1"),
+     "import mmap, time\ndef f():\n    n = 1024 ** 3\n"
+     "    m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | 0x100)  # MAP_GROWSDOWN\n"
+     "    for i in range(0, n, 1 << 20):\n        m[i:i + (1 << 20)] = b'x' * (1 << 20)\n"
+     "    time.sleep(5)\n    return 1\n", [{M}]),
+    ("memory_moved_stack", assert_task("assert candidate() == 1"),
+     "import ctypes, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+     "libc.mremap.restype = ctypes.c_void_p\n"
+     "libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int]\n"
+     "def f():\n    lo = [int(l.split('-')[0], 16) for l in open('/proc/self/maps') if '[stack]' in l][0]\n"
+     "    n = 1024 ** 3\n    p = libc.mremap(lo, 4096, n, 1)  # MREMAP_MAYMOVE: a 1 GiB piece of stack\n"
+     "    if p in (None, 2 ** 64 - 1):\n        return 'mremap failed'\n"
+     "    for i in range(0, n, 1 << 20):\n        ctypes.memset(p + i, 1, 1 << 20)\n"
+     "    time.sleep(5)\n    return 1\n", [{M}]),
     ("disk_fill", BLOCKED, blocked_if(
         "with open('/tmp/big', 'wb') as fh:\n    for _ in range(300): fh.write(b'x' * 1024 * 1024)"), [{P}]),
     ("fork_bomb", assert_task("assert candidate() == 1"),

@@ -120,15 +120,54 @@ def test_scratch_is_fresh_for_each_program(ex):
     assert all(r.outcomes == (Outcome.PASS,) for r in results)
 
 
+# A program must not change what the next program on the same worker gets: each of these changes
+# something the zygote shares with every program process (its limits, the open file descriptions
+# of the judge's pipes and of the stdin memfd); the programs after it must still pass.
+POISON = [
+    ("prlimit_zygote", "import resource\nfor r, v in ((resource.RLIMIT_STACK, 1 << 20), "
+     "(resource.RLIMIT_NOFILE, 30), (resource.RLIMIT_FSIZE, 1000)):\n"
+     "    try:\n        resource.prlimit(1, r, (v, v))\n    except OSError:\n        pass\n"),
+    ("nonblocking_shared_fds", "import fcntl, os\nfor fd in (5, 6, 7):\n"
+     "    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK | os.O_APPEND)\n"),
+    ("shrunk_judge_pipes", "import fcntl\nfor fd in (5, 6):\n    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 4096)\n"),
+]
+VICTIM = cases.assert_task("assert len(candidate(200000)) == 200000", "assert candidate(3) == [0, 1, 2]")
+VICTIM_PROGRAM = ("import fcntl, os\ndef f(n):\n    files = [open(f'/tmp/x{i}', 'w') for i in range(40)]\n"
+                  "    open('/tmp/big', 'wb').write(b'x' * 100000)\n"
+                  "    if any(fcntl.fcntl(fd, fcntl.F_GETFL) & (os.O_NONBLOCK | os.O_APPEND) for fd in (5, 6, 7)):\n"
+                  "        return 'flags changed'\n"
+                  "    if min(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) for fd in (5, 6)) < 65536:\n"
+                  "        return 'pipes shrunk'\n"
+                  "    return list(range(n))\n")
+VICTIM_STDIO = cases.stdio_task(("hello\n", "hello"), ("x" * 70000 + "\n", "x" * 70000))
+SEQUENCE = [item for _, attack in POISON
+            for item in ((VICTIM, attack + VICTIM_PROGRAM), (VICTIM, VICTIM_PROGRAM),
+                         (VICTIM_STDIO, "print(input())"), (VICTIM, VICTIM_PROGRAM))]
+
+
+def _check_sequence(outcomes) -> None:
+    assert len(outcomes) == len(SEQUENCE)
+    for i, got in enumerate(outcomes):
+        if i % 4:  # the programs after an attack
+            assert got == ["pass"] * len(got), (POISON[i // 4][0], i % 4, got)
+
+
+def test_a_program_cannot_change_what_the_next_one_gets():
+    with Executor(ExecConfig(workers=1, timeout=2.0, memory_mb=512, cache=False)) as one:
+        _check_sequence([[o.value for o in one.run(Task.from_json(t), [p])[0].outcomes] for t, p in SEQUENCE])
+
+
 # ---- the same cases as an unprivileged user ------------------------------------------------
 
 RUN_CASES = r"""
 import json, sys
 from btp.execution import ExecConfig, Executor
 from btp.tasks.types import Task
-cases = json.load(sys.stdin)
-with Executor(ExecConfig(workers=2, timeout=2.0, memory_mb=512, wall_factor=2.0)) as ex:
-    rs = ex.run_batch([(Task.from_json(t), p) for _, t, p in cases])
+cases, one_by_one = json.load(sys.stdin)
+with Executor(ExecConfig(workers=1 if one_by_one else 2, timeout=2.0, memory_mb=512, wall_factor=2.0,
+                         cache=not one_by_one)) as ex:
+    pairs = [(Task.from_json(t), p) for _, t, p in cases]
+    rs = [ex.run(t, [p])[0] for t, p in pairs] if one_by_one else ex.run_batch(pairs)
 print(json.dumps({"uid": __import__("os").getuid(), "outcomes": [[o.value for o in r.outcomes] for r in rs]}))
 """
 
@@ -153,18 +192,28 @@ def _drop_privileges():
     os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
 
 
-def test_attacks_as_unprivileged_user_all_cases():
+def _unprivileged(items: list, one_by_one: bool = False) -> list:
+    """Outcomes of (name, task, program) items run by an Executor in a process of uid 12345."""
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     kwargs = {"preexec_fn": _drop_privileges} if os.getuid() == 0 else {}
-    proc = subprocess.run([sys.executable, "-c", RUN_CASES], input=json.dumps([c[:3] for c in cases.ALL]),
+    proc = subprocess.run([sys.executable, "-c", RUN_CASES], input=json.dumps([items, one_by_one]),
                           capture_output=True, text=True, env=env, cwd="/", timeout=300, **kwargs)
     if "namespaces" in proc.stderr and "unavailable" in proc.stderr:
         pytest.skip("user namespaces unavailable to unprivileged users here")
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
     assert out["uid"] != 0
-    for (name, _, _, allowed), got in zip(cases.ALL, out["outcomes"]):
+    return out["outcomes"]
+
+
+def test_next_program_unaffected_as_unprivileged_user():
+    _check_sequence(_unprivileged([("seq", t, p) for t, p in SEQUENCE], one_by_one=True))
+
+
+def test_attacks_as_unprivileged_user_all_cases():
+    outcomes = _unprivileged([c[:3] for c in cases.ALL])
+    for (name, _, _, allowed), got in zip(cases.ALL, outcomes):
         assert len(got) == len(allowed), (name, got)
         for o, ok in zip(got, allowed):
             assert o in ok, f"unprivileged {name}: got {o!r}, allowed {sorted(ok)}"

@@ -75,13 +75,16 @@ def in_child(fn, guard=(), install=True):
     return (json.loads(data) if data else None), status
 
 
+ARG_CHECKED = ("clone", "clone3", "personality", "setsockopt", "prlimit64")  # decided by arguments
+
+
 def test_tables_and_filter():
     assert len(seccomp.FILTER) % 8 == 0 and len(seccomp.FILTER) // 8 < 4096  # BPF_MAXINSNS
     for machine, (_, table) in seccomp.ARCHES.items():
-        assert set(table) - set(seccomp.DENIED) == {"clone", "clone3", "personality", "setsockopt"}, machine
+        assert set(table) - set(seccomp.DENIED) == set(ARG_CHECKED), machine
         assert len(set(table.values())) == len(table), machine
         assert len(seccomp.build(machine)) % 8 == 0
-    assert set(seccomp.DENIED) == set(seccomp.X86_64) - {"clone", "clone3", "personality", "setsockopt"}
+    assert set(seccomp.DENIED) == set(seccomp.X86_64) - set(ARG_CHECKED)
     assert set(seccomp.DENIED) - set(seccomp.AARCH64) == {"uselib", "iopl", "ioperm", "modify_ldt"}
 
 
@@ -114,6 +117,8 @@ def test_filter_decides_every_syscall_number(machine):
             return eperm if arg0 & seccomp.NAMESPACE_FLAGS else allow
         if name == "personality":
             return allow if arg0 in (0, 0xFFFFFFFF) else eperm
+        if name == "prlimit64":
+            return allow if arg0 == 0 else eperm
         return enosys if name == "clone3" else allow
 
     flt = seccomp.build(machine)
@@ -194,6 +199,34 @@ def test_clone3_is_enosys_and_personality_only_queries():
 
     got, status = in_child(body)
     assert status == 0 and got == [errno.ENOSYS, 0, True, errno.EPERM, errno.EPERM]
+
+
+def test_prlimit_only_on_itself():
+    import resource
+
+    def body():
+        pid = os.fork()
+        if pid == 0:
+            os.read(r, 1)
+            os._exit(0)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        out = []
+        for target in (pid, os.getpid()):
+            try:
+                resource.prlimit(target, resource.RLIMIT_NOFILE, (soft - 1, hard))
+                out.append("changed")
+            except PermissionError:
+                out.append("EPERM")
+        resource.prlimit(0, resource.RLIMIT_NOFILE, (soft - 1, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft - 2, hard))
+        out.append(resource.getrlimit(resource.RLIMIT_NOFILE)[0] == soft - 2)
+        os.write(w, b"x")
+        os.waitpid(pid, 0)
+        return out
+
+    r, w = os.pipe()
+    got, status = in_child(body)
+    assert status == 0 and got == ["EPERM", "EPERM", True]
 
 
 @pytest.mark.skipif(seccomp.MACHINE != "x86_64", reason="x32 and i386 ABIs are x86_64's")

@@ -9,8 +9,11 @@ The filter is classic BPF, assembled here in pure Python (no libseccomp). Per sy
   processes' memory, keyrings, bpf, perf, userfaultfd, io_uring, modules, kexec, clocks, swap,
   raw I/O ports, memfd and System V shared memory;
 * answers EPERM to ``clone`` with a namespace flag (the flags are its first argument), to
-  ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0), and to ``setsockopt``
-  setting a socket's buffer size (``SOCKET_BUFFER_OPTIONS``; the default sizes stay);
+  ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0), to ``setsockopt``
+  setting a socket's buffer size (``SOCKET_BUFFER_OPTIONS``; the default sizes stay), and to
+  ``prlimit64`` on another process (pid != 0): a program runs as the zygote's uid, which is all
+  the kernel asks to lower the zygote's limits, and every later program would inherit them
+  (``setrlimit``/``getrlimit`` and ``resource.prlimit(0, ...)`` pass pid 0 and keep working);
 * answers ENOSYS to ``clone3``, whose flags live in memory a filter cannot read: glibc then falls
   back to ``clone`` (threads, ``posix_spawn``; ``os.fork`` uses ``clone`` anyway);
 * allows everything else.
@@ -87,7 +90,7 @@ X86_64: dict[str, int] = {
     "syslog": 103, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305, "adjtimex": 159,
     "vhangup": 153, "nfsservctl": 180, "uselib": 134, "iopl": 172, "ioperm": 173, "modify_ldt": 154,
     "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68, "semget": 64, "io_setup": 206,
-    "clone": 56, "clone3": 435, "personality": 135, "setsockopt": 54,
+    "clone": 56, "clone3": 435, "personality": 135, "setsockopt": 54, "prlimit64": 302,
 }
 # ... and include/uapi/asm-generic/unistd.h (aarch64 uses the generic table).
 AARCH64: dict[str, int] = {
@@ -103,7 +106,7 @@ AARCH64: dict[str, int] = {
     "syslog": 116, "settimeofday": 170, "clock_settime": 112, "clock_adjtime": 266, "adjtimex": 171,
     "vhangup": 58, "nfsservctl": 42, "memfd_create": 279, "memfd_secret": 447, "shmget": 194,
     "msgget": 186, "semget": 190, "io_setup": 0, "clone": 220, "clone3": 435, "personality": 92,
-    "setsockopt": 208,
+    "setsockopt": 208, "prlimit64": 261,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (AUDIT_ARCH_X86_64, X86_64),
@@ -121,7 +124,7 @@ def build(machine: str) -> bytes:
     audit_arch, table = ARCHES[machine]
     action = {table[name]: "eperm" for name in DENIED if name in table}
     action |= {table["clone3"]: "enosys", table["clone"]: "clone", table["personality"]: "personality",
-               table["setsockopt"]: "setsockopt"}
+               table["setsockopt"]: "setsockopt", table["prlimit64"]: "prlimit64"}
     runs: list[list] = []  # [first, last, label]: consecutive numbers with the same action
     for nr in sorted(action):
         if runs and runs[-1][1] == nr - 1 and runs[-1][2] == action[nr]:
@@ -136,6 +139,7 @@ def build(machine: str) -> bytes:
         "personality", (_LD, _ARG0), (_JEQ, PERSONALITY_ALLOWED[0], "allow"),
         (_JEQ, PERSONALITY_ALLOWED[1], "allow", "eperm"),
         "clone", (_LD, _ARG0), (_JSET, NAMESPACE_FLAGS, "eperm", "allow"),
+        "prlimit64", (_LD, _ARG0), (_JEQ, 0, "allow", "eperm"),
         "setsockopt", (_LD, _ARG1), (_JEQ, SOL_SOCKET, None, "allow"), (_LD, _ARG2),
         *[(_JEQ, opt, "eperm") for opt in SOCKET_BUFFER_OPTIONS], (_RET, SECCOMP_RET_ALLOW),
         "allow", (_RET, SECCOMP_RET_ALLOW),

@@ -11,6 +11,7 @@ PID 1 unless PID 1 installed a handler, and it installs none.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import importlib
 import os
@@ -247,8 +248,11 @@ def program_memory(program_pid: int) -> int:
     every process in this PID namespace but PID 1 (``MAP_SHARED`` anonymous or ``/dev/zero``
     mappings, which no rlimit sees), plus the anonymous memory of every process the program forked
     (N children of ``memory_mb`` each would otherwise hold N times the limit). The program
-    process's own anonymous memory is left to ``RLIMIT_DATA``, which is deterministic. Pages
-    shared between processes count in each of them."""
+    process's own anonymous memory is left to ``RLIMIT_DATA``, which is deterministic, except its
+    stack mappings (``VmStk``, their size): the kernel counts a ``MAP_GROWSDOWN`` mapping, or a
+    piece of the stack ``mremap``-ed elsewhere, as stack, not data, and bounds it only where the
+    main stack grows (1.5 GiB were held under a 256 MiB limit that way). Pages shared between
+    processes count in each of them."""
     kb = 0
     for name in os.listdir("/proc"):
         if not name.isdigit() or name == "1":
@@ -266,6 +270,8 @@ def program_memory(program_pid: int) -> int:
         kb += linux.status_kb(text, b"RssShmem") or 0
         if int(name) != program_pid:
             kb += linux.status_kb(text, b"RssAnon") or 0
+        else:  # stack mappings, which RLIMIT_DATA does not count: MAP_GROWSDOWN, a moved stack
+            kb += linux.status_kb(text, b"VmStk") or 0
     return kb * 1024
 
 
@@ -425,6 +431,29 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}
 
 
+def fd_state(fds) -> dict:
+    """What a program could change in the open file descriptions it shares with the zygote (and,
+    through it, with the next program): status flags (O_NONBLOCK made the next program's large
+    replies to the judge fail) and, for pipes, the capacity."""
+    state = {}
+    for fd in fds:
+        try:
+            size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        except OSError:
+            size = None  # not a pipe (the stdin memfd)
+        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size)
+    return state
+
+
+def restore_fds(state: dict) -> None:
+    """Put the shared descriptions back as ``fd_state`` found them (between programs)."""
+    for fd, (flags, size) in state.items():
+        if fcntl.fcntl(fd, fcntl.F_GETFL) != flags:
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        if size is not None and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) != size:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+
+
 def kill_all() -> None:
     """SIGKILL and reap every process in this PID namespace but us (PID 1).
 
@@ -492,6 +521,7 @@ def serve(spec: dict) -> None:
     reader = Reader(host_in)
     send(host_out, {"ready": True, "pid": os.getpid()})
     shared = (*judge.program_ends, stdin_fd)
+    shared_state = fd_state(shared)
     child: Child | None = Child(shared)
     while True:
         req = reader.read()
@@ -505,6 +535,7 @@ def serve(spec: dict) -> None:
         os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
         send(host_out, resp)
         judge.clear()
+        restore_fds(shared_state)
         fresh_scratch(spec["disk_mb"], pristine)
         child = Child(shared)
     kill_all()
