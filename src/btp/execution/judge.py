@@ -30,6 +30,7 @@ import resource
 import select
 import signal
 import sys
+import types
 
 from btp.execution import linux
 from btp.execution.protocol import FrameError, Reader, send
@@ -39,10 +40,12 @@ from btp.execution.runner import (
     CMD_FD,
     RES_FD,
     isolate_fds,
+    module_namespace,
     status_of,
 )
 from btp.execution.values import BadValue, Unencodable, decode, encode
 
+TEST_MODULE = "__btp_test__"  # the test namespace's module name (classes a test defines)
 _EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()
                if isinstance(obj, type) and issubclass(obj, Exception)}
 
@@ -72,11 +75,21 @@ class Channel:
         self.reader = Reader(BACK_FD)
         self.zygote = zygote
         self.aborted = False
+        self.remotes: dict[int, Remote] = {}
 
     def reset(self) -> None:
         """A new program: forget bytes a previous one left (the zygote drained the pipes)."""
         self.reader.buf.clear()
         self.aborted = False
+        self.remotes = {}
+
+    def remote(self, ref: int) -> "Remote":
+        """The one ``Remote`` for handle ``ref`` (the program sends the same handle for the same
+        object), so ``candidate(node) is node`` and ``== Color.RED`` hold as they would in-process."""
+        r = self.remotes.get(ref)
+        if r is None:
+            r = self.remotes[ref] = Remote({"ref": ref}, self)
+        return r
 
     def ask(self, request: list):
         if self.aborted:
@@ -100,11 +113,21 @@ class Channel:
             self.reader.feed()
 
 
+class HandBack(Exception):
+    """An argument the test made that cannot cross to the program (a lambda)."""
+
+
+_TEST_MADE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial, type)
+
+
 def encode_arg(x):
     """An argument the test passes: a value, or Remote handles nested anywhere in one.
 
-    Anything else (a lambda, an object of a class the test defines) cannot cross: the test is
-    handed back to run in the program's interpreter (``Abort("inprocess")``).
+    What the test itself made that cannot cross (a lambda, a function, an object of a class the
+    test defines) hands the test back to run in the program's interpreter (``Abort("inprocess")``).
+    Anything else that cannot be encoded is an ``error``, never a hand-back: a value that came
+    from the program (nested deeper than the encoding allows once the test wraps it, say) must
+    not be a way for the program to get the test run where it can fake the result.
     """
 
     def ref(obj) -> int:
@@ -112,12 +135,17 @@ def encode_arg(x):
             target = object.__getattribute__(obj, "_target")
             if "ref" in target:
                 return target["ref"]
+            raise HandBack("a program function the test passes on")  # the test's choice, not the program's
+        if isinstance(obj, _TEST_MADE) or getattr(type(obj), "__module__", None) == TEST_MODULE:
+            raise HandBack(type(obj).__name__)
         raise Unencodable(type(obj).__name__)
 
     try:
         return encode(x, ref)
-    except Unencodable:
+    except HandBack:
         raise Abort("inprocess") from None
+    except Unencodable:
+        raise Abort("error") from None
 
 
 class Remote:
@@ -143,8 +171,9 @@ class Remote:
         enc_kwargs = [[k, encode_arg(v)] for k, v in kwargs.items()]
         reply, channel = self._ask("call", enc_args, enc_kwargs)
         value, mutated = _result(reply, channel)
-        for i, after in mutated:
-            _update_in_place(args[i] if isinstance(i, int) and 0 <= i < len(args) else None, after)
+        for k, after in mutated:  # an argument's position, or its keyword
+            arg = args[k] if type(k) is int and 0 <= k < len(args) else kwargs.get(k) if type(k) is str else None
+            _update_in_place(arg, after)
         return value
 
     def __getattr__(self, name: str):
@@ -191,17 +220,30 @@ def _result(reply, channel: Channel):
     kind = reply[0]
     if kind == "value" and len(reply) == 3 and isinstance(reply[2], list):
         try:
-            value = decode(reply[1], lambda i: Remote({"ref": i}, channel))
+            value = decode(reply[1], channel.remote)
             mutated = [(i, decode(v)) for i, v in reply[2]]
         except (BadValue, ValueError, TypeError):
             raise Abort("error") from None
         return value, mutated
-    if kind == "raised" and len(reply) == 2:
-        exc = _EXCEPTIONS.get(reply[1], ProgramError) if isinstance(reply[1], str) else ProgramError
-        raise exc("raised by the program")
+    if kind == "raised" and len(reply) == 3:
+        raise _program_exception(reply[1], reply[2])
     if kind in ("memory", "error", "timeout"):
         raise Abort(kind)
     raise Abort("error")  # "abort" (the zygote gave up on the program) or a malformed reply
+
+
+def _program_exception(name, args) -> Exception:
+    """What the program raised, as the builtin exception class it derives from (``ProgramError``
+    if none) built from its args, so ``except ValueError`` and ``str(e)`` behave as in-process."""
+    exc = _EXCEPTIONS.get(name, ProgramError) if isinstance(name, str) else ProgramError
+    try:
+        args = decode(args)
+    except (BadValue, ValueError, TypeError, RecursionError):
+        args = None
+    try:
+        return exc(*args) if type(args) is tuple else exc("raised by the program")
+    except Exception:  # noqa: BLE001 - args this class does not take (UnicodeError's five)
+        return exc("raised by the program") if exc is not ProgramError else ProgramError()
 
 
 def _update_in_place(arg, after) -> None:
@@ -252,7 +294,7 @@ def _names_in(code) -> set[str]:
 def _compiled(text: str, filename: str):
     """(code, names it uses): the same tasks' tests come back for every program (code objects
     are immutable, so one compiled copy serves all of them)."""
-    code = compile(text, filename, "exec")
+    code = compile(text, filename, "exec", dont_inherit=True)  # not this module's __future__ flags
     return code, frozenset(_names_in(code))
 
 
@@ -293,7 +335,7 @@ class Program:
         _limit_memory(int(head.get("memory_mb", 1024)))
         self.head, self.channel = head, channel
         self.cpu = max(float(head["cpu"]), 0.01)
-        self.ns = {"__name__": "__btp_test__", "__builtins__": builtins}
+        self.ns = module_namespace(TEST_MODULE)  # a fresh module per program
         self.setup_error = None
         try:
             if head["setup"]:

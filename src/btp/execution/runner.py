@@ -18,6 +18,7 @@ import resource
 import select
 import signal
 import sys
+import types
 
 from btp.execution import linux
 from btp.execution.protocol import Reader, send
@@ -93,6 +94,16 @@ def _entry(ns: dict, name: str | None):
     raise NameError(f"entry point {name!r} is not defined")
 
 
+def module_namespace(name: str) -> dict:
+    """A fresh module ``name``, registered in ``sys.modules`` as a program run as a file would be
+    (``dataclasses``, ``typing.get_type_hints`` and ``pickle`` look a class's module up there);
+    returns its namespace. Only ever in the program's own process."""
+    module = types.ModuleType(name)
+    module.__builtins__ = builtins
+    sys.modules[name] = module
+    return module.__dict__
+
+
 def _join_threads() -> None:
     # threading is not imported in the zygote (its at-fork hook costs every fork ~130 page
     # copies); a program that never imported it has no threads to join.
@@ -112,10 +123,11 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
         data = data[os.write(STDIN_FD, data):]
     os.lseek(STDIN_FD, 0, os.SEEK_SET)
     os.dup2(STDIN_FD, 0)
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                                                 encoding="utf-8")
     out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
-    sys.stdout = out
-    ns = {"__name__": "__main__", "__builtins__": builtins}
+    sys.stdout = sys.__stdout__ = out  # one buffer, as in a real process: print(file=sys.__stdout__)
+    ns = module_namespace("__main__")
     status = "done"
     try:
         if setup is not None:
@@ -127,12 +139,37 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
     except BaseException as e:  # noqa: BLE001 - any failure of untrusted code is a verdict
         status = status_of(e)
         status = "error" if status == "fail" else status
-    for stream in {id(out): out, id(sys.stdout): sys.stdout}.values():
+    _flush_like_exit(out, ns)
+    return status
+
+
+def _flush_like_exit(out, ns: dict) -> None:
+    """What a program's output gets from interpreter exit, which this process never reaches
+    (it serves the next test, then ``os._exit``): the atexit handlers (the fast-output template
+    that collects into a buffer and writes it to ``sys.__stdout__`` at exit), then a flush of the
+    streams: ``sys.stdout``, ``sys.__stdout__`` (whatever the program made them), and the file
+    objects it kept at top level (``w = os.fdopen(1, "w")``, flushed when its module is torn down)."""
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()  # handlers' own exceptions are printed (to /dev/null), not raised
+    except BaseException:  # noqa: BLE001
+        pass
+    atexit._clear()
+    streams = [out, sys.stdout, sys.__stdout__]
+    try:
+        streams += [v for v in list(ns.values()) if isinstance(v, io.IOBase)]
+    except BaseException:  # noqa: BLE001
+        pass
+    seen = set()
+    for stream in streams:
+        if id(stream) in seen:
+            continue
+        seen.add(id(stream))
         try:
             stream.flush()
         except BaseException:  # noqa: BLE001
             pass
-    return status
 
 
 def _names(ns: dict, fn) -> dict:
@@ -153,10 +190,16 @@ class Objects:
 
     def __init__(self, ns: dict, fn) -> None:
         self.ns, self.fn, self.items = ns, fn, []
+        self.index: dict[int, int] = {}  # id(obj) -> handle (items keeps obj, so ids stay unique)
 
     def ref(self, obj) -> int:
-        self.items.append(obj)
-        return len(self.items) - 1
+        """The handle of ``obj``: the same object always gets the same one, so a test that gets it
+        back (``candidate(node) == node``, an Enum member) sees the same ``Remote``."""
+        i = self.index.get(id(obj))
+        if i is None:
+            self.items.append(obj)
+            i = self.index[id(obj)] = len(self.items) - 1
+        return i
 
     def target(self, t):
         if isinstance(t, dict) and t.get("name") == "candidate" and self.fn is not None:
@@ -192,10 +235,11 @@ def _rpc(payload, objects: Objects) -> list:
     if op == "call":
         args = [objects.value(a) for a in rest[0]]
         kwargs = {k: objects.value(v) for k, v in rest[1]}
-        before = {i: _plain(a) for i, a in enumerate(args) if type(a) in _MUTABLE}
+        given = dict(enumerate(args)) | kwargs  # position or keyword -> argument
+        before = {k: _plain(a) for k, a in given.items() if type(a) in _MUTABLE}
         value = obj(*args, **kwargs)
-        after = {i: _plain(args[i]) for i in before}
-        mutated = [[i, after[i]] for i in before if after[i] != before[i] and after[i] is not None]
+        after = {k: _plain(given[k]) for k in before}
+        mutated = [[k, after[k]] for k in before if after[k] != before[k] and after[k] is not None]
     elif op == "setattr":
         setattr(obj, rest[0], objects.value(rest[1]))
         value = None
@@ -214,18 +258,49 @@ def _run_rpc(payload, objects: Objects) -> list:
     except MemoryError:
         return ["memory"]
     except BaseException as e:  # noqa: BLE001 - the judge re-raises builtin exceptions by name
-        return ["raised", type(e).__name__ if type(e).__module__ == "builtins" else "Exception"]
+        return ["raised", _builtin_base(type(e)), _exception_args(e)]
+
+
+def _builtin_base(cls) -> str:
+    """The nearest builtin class of an exception (``statistics.StatisticsError``: ValueError),
+    so the test's ``except ValueError`` catches it as it would in-process."""
+    try:
+        for c in cls.__mro__:
+            if c.__module__ == "builtins":
+                return c.__name__
+    except BaseException:  # noqa: BLE001 - a program's odd metaclass
+        pass
+    return "Exception"
+
+
+def _exception_args(e: BaseException):
+    """The exception's args (for ``str(e)`` in the test), encoded; else its message."""
+    try:
+        return encode(tuple(e.args))
+    except BaseException:  # noqa: BLE001 - unencodable args, or a program's odd exception
+        pass
+    try:
+        return encode((str(e)[:65536],))
+    except BaseException:  # noqa: BLE001
+        return encode(())
+
+
+def _plain_numpy(x):
+    """JSON for numpy scalars and arrays (``np.int64(5) == 5`` in APPS's own harness)."""
+    if type(x).__module__ == "numpy" and hasattr(x, "tolist"):
+        return x.tolist()  # a scalar's tolist() is its Python value
+    raise TypeError(f"{type(x).__name__} is not JSON")
 
 
 def _run_test(kind: str, payload, ns: dict, fn, code, setup):
     try:
         if kind == "assert":
-            exec(compile(payload, "<test>", "exec"), ns)
+            exec(compile(payload, "<test>", "exec", dont_inherit=True), ns)
             return ["pass"]
         if kind == "call":
             value = fn(*payload)
             try:
-                return ["value", json.dumps(value)]
+                return ["value", json.dumps(value, default=_plain_numpy)]
             except (TypeError, ValueError, RecursionError):
                 return ["fail"]  # not JSON-representable: cannot equal a JSON expected value
         return [_run_stdio(code, setup, payload)]
@@ -269,11 +344,11 @@ def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int, st
         program, setup = head["program"], head["setup"]
     except BaseException:  # noqa: BLE001 - harness failure before user code: report nothing
         os._exit(70)
-    ns = {"__name__": "__btp_program__", "__builtins__": builtins}
+    ns = module_namespace("__btp_program__")
     fn = code = setup_code = None
     try:
-        code = compile(program, "<program>", "exec")
-        setup_code = compile(setup, "<setup>", "exec") if setup else None
+        code = compile(program, "<program>", "exec", dont_inherit=True)
+        setup_code = compile(setup, "<setup>", "exec", dont_inherit=True) if setup else None
         if head["load"]:
             if setup_code is not None:
                 exec(setup_code, ns)

@@ -9,6 +9,7 @@ what ``==`` on the originals would be, for every type in the table below.
 | value | JSON |
 |---|---|
 | None, bool, int, str, finite float | itself |
+| int of more than ~3900 digits | {"ix": hex} (JSON's decimal form is limited to 4300 digits) |
 | list | array |
 | nan / inf / -inf | {"f": "nan"} ... |
 | tuple, set, frozenset | {"t": [...]}, {"s": [...]}, {"fs": [...]} |
@@ -17,7 +18,9 @@ what ``==`` on the originals would be, for every type in the table below.
 | collections.OrderedDict / Counter / defaultdict / deque | {"od" / "ctr" / "dd" / "dq": ...} |
 | decimal.Decimal, fractions.Fraction | {"dec": str}, {"fr": [num, den]} |
 | iterator / generator (exhausted) | {"it": [...]} (decoded as an iterator over the items) |
-| numpy array / numpy scalar | {"nd": [dtype, shape, items]} / the Python scalar (``.item()``) |
+| numpy array / numpy scalar | {"nd": [dtype, shape, items]} / {"ns": [dtype, item]} (other dtypes: ``.item()``) |
+| range, dict keys / values / items views | {"rg": [start, stop, step]}, {"dk" / "dv" / "di": ...} |
+| namedtuple | {"nt": [typename, fields, items]} (decoded as a namedtuple of that name and fields) |
 | a builtin type or function (``int``, ``abs``) | {"bi": name} |
 | any other object (program side only) | {"ref": id}: a handle, see ``judge.Remote`` |
 
@@ -32,6 +35,7 @@ import collections
 import collections.abc
 import decimal
 import fractions
+import functools
 import math
 from typing import Callable
 
@@ -45,6 +49,9 @@ class Unencodable(TypeError):
 class BadValue(ValueError):
     """Bytes from the other side that are not a valid encoding."""
 
+
+# ints of more decimal digits than str() may make (sys.get_int_max_str_digits(), 4300) go as hex
+_BIG = 1 << 13000
 
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -61,7 +68,9 @@ def encode(x, ref: Callable[[object], int] | None = None, _depth: int = 0):
         raise Unencodable("value nested too deeply")
     t = type(x)
     d = _depth + 1
-    if x is None or t is bool or t is int or t is str:
+    if t is int:
+        return x if -_BIG < x < _BIG else {"ix": format(x, "x")}
+    if x is None or t is bool or t is str:
         return x
     if t is float:
         return _float(x)
@@ -101,7 +110,19 @@ def _encode_special(x, t, ref, d):
     if t.__module__ == "numpy" and hasattr(x, "tolist"):
         if t.__name__ == "ndarray":
             return {"nd": [str(x.dtype), list(x.shape), encode(x.ravel().tolist(), ref, d)]}
+        if _numpy_dtype_ok(x.dtype):  # stays a numpy scalar: `np.True_ is True` is False in-process too
+            return {"ns": [str(x.dtype), encode(x.item(), ref, d)]}
         return encode(x.item(), ref, d)
+    if t is range:
+        return {"rg": [encode(x.start, ref, d), encode(x.stop, ref, d), encode(x.step, ref, d)]}
+    if t in _DICT_VIEWS:
+        tag = _DICT_VIEWS[t]
+        items = [[encode(k, ref, d), encode(v, ref, d)] for k, v in x] if tag == "di" else [encode(v, ref, d) for v in x]
+        return {tag: items}
+    if isinstance(x, tuple) and t is not tuple:  # a namedtuple keeps its field names
+        fields = getattr(t, "_fields", None)
+        if type(fields) is tuple and all(type(f) is str for f in fields) and len(fields) == tuple.__len__(x):
+            return {"nt": [str(t.__name__), list(fields), [encode(v, ref, d) for v in tuple.__iter__(x)]]}
     # subclasses of builtin types, read through the base type (never the subclass's overrides)
     for base, read in _BASES:
         if isinstance(x, base):
@@ -112,8 +133,9 @@ def _encode_special(x, t, ref, d):
 
 
 _BUILTIN_FUNCTION = type(len)
+_DICT_VIEWS = {type({}.keys()): "dk", type({}.values()): "dv", type({}.items()): "di"}
 _BASES = (
-    (bool, bool.__bool__), (int, lambda x: int.__add__(x, 0)), (float, lambda x: float.__add__(x, 0.0)),
+    (bool, bool.__bool__), (int, lambda x: int.__add__(x, 0)), (float, lambda x: float.__float__(x)),
     (str, lambda x: str.__str__(x)), (bytes, lambda x: bytes(memoryview(x))),
     (tuple, lambda x: tuple(tuple.__iter__(x))), (list, lambda x: list(list.__iter__(x))),
     (dict, lambda x: dict(dict.items(x))), (frozenset, lambda x: frozenset(frozenset.__iter__(x))),
@@ -178,15 +200,55 @@ def _ref(v, ref, d):
     return ref(v)
 
 
+def _numpy_dtype_ok(dt) -> bool:
+    """Dtypes sent as such: never object arrays, nor long doubles, whose items have no encoding
+    to send them back (a program could make a value the judge cannot pass on)."""
+    return dt.kind in "biufcUS" and not (dt.kind in "fc" and dt.itemsize > (8 if dt.kind == "f" else 16))
+
+
+def _numpy_dtype(dtype):
+    import numpy
+
+    dt = numpy.dtype(dtype) if type(dtype) is str else None
+    if dt is None or not _numpy_dtype_ok(dt):
+        raise BadValue(f"numpy dtype {dtype!r} not accepted")
+    return dt
+
+
 def _ndarray(v, ref, d):
     import numpy
 
     dtype, shape, items = v
-    if type(dtype) is not str or type(shape) is not list or not all(type(n) is int for n in shape):
+    if type(shape) is not list or not all(type(n) is int for n in shape):
         raise BadValue("bad ndarray")
-    if numpy.dtype(dtype).kind not in "biufcUS":  # never object arrays
-        raise BadValue(f"ndarray dtype {dtype!r} not accepted")
-    return numpy.array(_items(items, None, d), dtype=dtype).reshape(shape)
+    return numpy.array(_items(items, None, d), dtype=_numpy_dtype(dtype)).reshape(shape)
+
+
+def _numpy_scalar(v, ref, d):
+    dtype, item = v
+    return _numpy_dtype(dtype).type(decode(item, None, d))
+
+
+def _range(v, ref, d):
+    start, stop, step = _items(v, None, d)
+    if not all(type(n) is int for n in (start, stop, step)):
+        raise BadValue("bad range")
+    return range(start, stop, step)
+
+
+@functools.lru_cache(maxsize=256)
+def _namedtuple_class(name: str, fields: tuple):
+    return collections.namedtuple(name, fields)  # validates the names (identifiers only)
+
+
+def _namedtuple(v, ref, d):
+    name, fields, items = v
+    if type(name) is not str or type(fields) is not list or not all(type(f) is str for f in fields):
+        raise BadValue("bad namedtuple")
+    values = _items(items, ref, d)
+    if len(values) != len(fields):
+        raise BadValue("bad namedtuple")
+    return _namedtuple_class(name, tuple(fields))(*values)
 
 
 def _builtin(v, ref, d):
@@ -206,6 +268,12 @@ def _complex(v, ref, d):
     if type(v) is not list or len(v) != 2:
         raise BadValue("bad complex")
     return complex(_special_float(v[0]), _special_float(v[1]))
+
+
+def _big_int(v, ref, d):
+    if type(v) is not str or len(v) > 1 << 24:
+        raise BadValue("bad big int")
+    return int(v, 16)
 
 
 def _decimal(v, ref, d):
@@ -228,9 +296,16 @@ _DECODERS = {
     "dd": lambda v, ref, d: collections.defaultdict(None, _pairs(v, ref, d)),
     "dq": lambda v, ref, d: collections.deque(_items(v, ref, d)),
     "dec": _decimal,
+    "ix": _big_int,
     "fr": _fraction,
     "it": lambda v, ref, d: iter(_items(v, ref, d)),
     "nd": _ndarray,
+    "ns": _numpy_scalar,
+    "rg": _range,
+    "dk": lambda v, ref, d: dict.fromkeys(_items(v, ref, d)).keys(),
+    "dv": lambda v, ref, d: dict(enumerate(_items(v, ref, d))).values(),
+    "di": lambda v, ref, d: dict(_pairs(v, ref, d)).items(),
+    "nt": _namedtuple,
     "ref": _ref,
     "bi": _builtin,
 }
