@@ -130,6 +130,7 @@ POISON = [
     ("nonblocking_shared_fds", "import fcntl, os\nfor fd in (5, 6, 7):\n"
      "    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK | os.O_APPEND)\n"),
     ("shrunk_judge_pipes", "import fcntl\nfor fd in (5, 6):\n    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 4096)\n"),
+    ("chmod_shared_fds", "import os\nfor fd in (5, 6, 7):\n    os.fchmod(fd, 0)\n"),
 ]
 VICTIM = cases.assert_task("assert len(candidate(200000)) == 200000", "assert candidate(3) == [0, 1, 2]")
 VICTIM_PROGRAM = ("import fcntl, os\ndef f(n):\n    files = [open(f'/tmp/x{i}', 'w') for i in range(40)]\n"
@@ -142,7 +143,8 @@ VICTIM_PROGRAM = ("import fcntl, os\ndef f(n):\n    files = [open(f'/tmp/x{i}', 
 VICTIM_STDIO = cases.stdio_task(("hello\n", "hello"), ("x" * 70000 + "\n", "x" * 70000))
 SEQUENCE = [item for _, attack in POISON
             for item in ((VICTIM, attack + VICTIM_PROGRAM), (VICTIM, VICTIM_PROGRAM),
-                         (VICTIM_STDIO, "print(input())"), (VICTIM, VICTIM_PROGRAM))]
+                         (VICTIM_STDIO, "print(open('/dev/stdin').readline().strip())"),
+                         (VICTIM, VICTIM_PROGRAM))]
 
 
 def _check_sequence(outcomes) -> None:

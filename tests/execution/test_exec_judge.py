@@ -247,3 +247,50 @@ def test_exceptions_keep_their_builtin_base_and_message(ex):
 def test_keyword_arguments_changed_in_place_are_seen(ex):
     task = atask("xs = [3, 1, 2]\ncandidate(xs=xs)\nassert xs == [1, 2, 3]")
     assert outcomes(ex, task, "def f(xs): xs.sort()\n") == (P,)
+
+
+def test_odd_exceptions_and_namedtuples_and_objects_the_test_makes(ex):
+    task = atask("try:\n    candidate('group')\nexcept TypeError:\n    pass\nelse:\n    assert False",
+                 "assert candidate('renamed') == (1, 2)",
+                 "import datetime\nassert candidate(datetime.date(2024, 1, 2)) == 2")
+    prog = ("import collections, datetime\nR = collections.namedtuple('R', ['a', 'def'], rename=True)\n"
+            "def f(x):\n    if x == 'group': raise ExceptionGroup('g', [ValueError(1)])\n"
+            "    if x == 'renamed': return R(1, 2)\n    return x.day\n")
+    assert outcomes(ex, task, prog) == (E, P, P)
+
+
+def test_namedtuple_classes_from_program_data_are_bounded():
+    import json
+
+    from btp.execution import values
+
+    values.clear_caches()
+    huge = {"nt": ["T" * 1000, ["a" * 1000, "b"], [1, 2]]}
+    back = values.decode(json.loads(json.dumps(huge)))
+    assert back == (1, 2) and type(back) is tuple  # no class built for names that long
+    assert values._namedtuple_class.cache_info().currsize == 0
+    values.decode({"nt": ["P", ["a", "b"], [1, 2]]})
+    assert values._namedtuple_class.cache_info().currsize == 1
+    values.clear_caches()  # the judge does this for every program
+    assert values._namedtuple_class.cache_info().currsize == 0
+
+
+def test_a_worker_whose_judge_grew_too_much_is_replaced_after_its_program():
+    """The zygote passes on the judge's "restart" (it grew past its allowance): the host keeps the
+    program's results and replaces the worker."""
+    from btp.execution import ExecConfig, Executor
+
+    with Executor(ExecConfig(workers=1, cache=False)) as one:
+        worker = one._workers[0]
+        before = worker.proc.pid
+        read = worker.reader.read
+
+        def read_and_flag(deadline):
+            resp = read(deadline)
+            worker.reader.read = read  # once
+            return {**resp, "restart": True}
+
+        worker.reader.read = read_and_flag
+        assert outcomes(one, atask("assert candidate() == 1"), "def f(): return 1") == (P,)
+        assert worker.proc.pid != before
+        assert outcomes(one, atask("assert candidate() == 1"), "def f(): return 1") == (P,)

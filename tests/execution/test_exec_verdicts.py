@@ -231,3 +231,38 @@ def test_call_tests_take_numpy_values_as_their_python_equivalents(ex):
     task = Task("c", "", (CallTest((2,), 4), CallTest((0,), True), CallTest((1,), [1, 2])), entry_point="f")
     prog = "import numpy as np\ndef f(x):\n    return {2: np.int64(4), 0: np.bool_(True), 1: np.array([1, 2])}[x]\n"
     assert ex.run(task, [prog])[0].outcomes == (Outcome.PASS,) * 3
+
+
+def test_each_stdio_test_starts_like_a_new_process(ex):
+    """A program's stdio tests share its process; what one test's file objects do to fds 0 and 1
+    (closing them when freed) must not reach the next, nor may boot's arguments show in argv."""
+    task = Task("s", "", tuple(StdioTest(f"{i}\n", f"{2 * i}\n") for i in range(1, 5)))
+    programs = [
+        "import sys\nsys.stdin = open(0)\nprint(2 * int(sys.stdin.readline()))\n",
+        "import os, sys\nsys.stdout = os.fdopen(sys.stdout.fileno(), 'w', 8192)\nprint(2 * int(input()))\n",
+        "with open(1, 'w') as w:\n    w.write(str(2 * int(input())) + '\\n')\n",
+        "import fileinput\nfor line in fileinput.input():\n    print(2 * int(line))\n",
+        "import sys\nassert sys.argv == ['program.py']\nprint(2 * int(input()))\n",
+    ]
+    for program in programs:
+        assert ex.run(task, [program])[0].outcomes == (Outcome.PASS,) * 4, program
+
+
+def test_exit_status_is_zero_only_for_none_and_integer_zero(ex):
+    task = Task("s", "", (StdioTest("", "ok\n"),))
+    for code, want in (("None", Outcome.PASS), ("0", Outcome.PASS), ("False", Outcome.PASS),
+                       ("0.0", Outcome.ERROR), ("'0'", Outcome.ERROR)):
+        assert ex.run(task, [f"import sys\nprint('ok')\nsys.exit({code})\n"])[0].outcomes == (want,), code
+
+
+def test_call_values_are_bounded_and_a_forged_value_cannot_crash_the_host():
+    task = Task("c", "", tuple(CallTest((i,), "x" * 2_000_000) for i in range(3)), entry_point="f")
+    forged = Task("c", "", (CallTest((1,), 1),), entry_point="f")
+    forge = ("import sys\nsys.modules['btp.execution.runner']._dumps = lambda *a, **k: '[' * 50000 + ']' * 50000\n"
+             "def f(x): return x\n")
+    with Executor(ExecConfig(workers=1, max_output_mb=1, cache=False)) as one:
+        # 4 x max_output (4 MiB) kept per program: the third 2 MB value is past it
+        assert one.run(task, ["def f(i): return 'x' * 2_000_000"])[0].outcomes == (Outcome.PASS,) * 2 + (Outcome.FAIL,)
+        assert one.run(task, ["def f(i): return 'x' * 5_000_000"])[0].outcomes == (Outcome.FAIL,) * 3
+        a, b = one.run_batch([(forged, forge), (forged, "def f(x): return x")])
+    assert a.outcomes == (Outcome.ERROR,) and b.outcomes == (Outcome.PASS,)

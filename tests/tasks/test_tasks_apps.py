@@ -44,6 +44,8 @@ def test_original_folder_format():
     leet = tasks["apps/2404"]
     assert leet.meta["class_name"] == "Solution" and "class Solution:" in leet.prompt
     assert leet.tests == (CallTest(args=([2, 3, 4, 7, 11], 5), expected=9),)
+    # its starter code annotates with List, which LeetCode and APPS's harness provide
+    assert leet.setup == call.setup == "from typing import *\n" and stdio.setup == ""
     single = load_tasks(DatasetSpec("apps", path=str(FOLDERS / "2404")))
     assert [t.to_json() for t in single] == [leet.to_json()]
 

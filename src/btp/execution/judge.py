@@ -30,7 +30,6 @@ import resource
 import select
 import signal
 import sys
-import types
 
 from btp.execution import linux
 from btp.execution.protocol import FrameError, Reader, send
@@ -43,7 +42,7 @@ from btp.execution.runner import (
     module_namespace,
     status_of,
 )
-from btp.execution.values import BadValue, Unencodable, decode, encode
+from btp.execution.values import BadValue, Unencodable, clear_caches, decode, encode
 
 TEST_MODULE = "__btp_test__"  # the test namespace's module name (classes a test defines)
 _EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()
@@ -117,17 +116,15 @@ class HandBack(Exception):
     """An argument the test made that cannot cross to the program (a lambda)."""
 
 
-_TEST_MADE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial, type)
-
-
 def encode_arg(x):
     """An argument the test passes: a value, or Remote handles nested anywhere in one.
 
-    What the test itself made that cannot cross (a lambda, a function, an object of a class the
-    test defines) hands the test back to run in the program's interpreter (``Abort("inprocess")``).
-    Anything else that cannot be encoded is an ``error``, never a hand-back: a value that came
-    from the program (nested deeper than the encoding allows once the test wraps it, say) must
-    not be a way for the program to get the test run where it can fake the result.
+    What the test itself made that cannot cross (a lambda, a function, a ``datetime``, an object
+    of a class the test defines) hands the test back to run in the program's interpreter
+    (``Abort("inprocess")``). Whatever came from the program decodes into values that encode
+    again (``values``), except one nested deeper than the encoding allows once the test wraps
+    it: that is an ``error``, never a hand-back, or a program could get a test run where it can
+    fake the result (MBPP/601 passed that way with an always-equal object).
     """
 
     def ref(obj) -> int:
@@ -135,10 +132,7 @@ def encode_arg(x):
             target = object.__getattribute__(obj, "_target")
             if "ref" in target:
                 return target["ref"]
-            raise HandBack("a program function the test passes on")  # the test's choice, not the program's
-        if isinstance(obj, _TEST_MADE) or getattr(type(obj), "__module__", None) == TEST_MODULE:
-            raise HandBack(type(obj).__name__)
-        raise Unencodable(type(obj).__name__)
+        raise HandBack(type(obj).__name__)
 
     try:
         return encode(x, ref)
@@ -240,10 +234,13 @@ def _program_exception(name, args) -> Exception:
         args = decode(args)
     except (BadValue, ValueError, TypeError, RecursionError):
         args = None
-    try:
-        return exc(*args) if type(args) is tuple else exc("raised by the program")
-    except Exception:  # noqa: BLE001 - args this class does not take (UnicodeError's five)
-        return exc("raised by the program") if exc is not ProgramError else ProgramError()
+    for make in ((lambda: exc(*args)) if type(args) is tuple else None, lambda: exc("raised by the program")):
+        try:
+            if make is not None:
+                return make()
+        except Exception:  # noqa: BLE001 - args this class does not take (UnicodeError's five, ExceptionGroup)
+            pass
+    return ProgramError("raised by the program")
 
 
 def _update_in_place(arg, after) -> None:
@@ -305,20 +302,29 @@ def _verdict(exc: BaseException) -> str:
 STATUS_FD = CMD_FD + 4  # the judge's /proc/<pid>/status, opened before the pivot (see serve)
 
 
-def _limit_memory(memory_mb: int) -> None:
+_BASELINE_KB: list[int] = []  # the judge's data segment before its first program
+SLACK_KB = 256 * 1024  # growth past baseline + 2 x memory_mb that asks for a fresh worker
+
+
+def _limit_memory(memory_mb: int) -> bool:
     """Values a program sends are bounded by its own limit; decoded here they may take a few
     times that, so the judge's data segment may grow by twice the program's limit from where it
     is now (a soft limit: the next program may need a larger one; a test that needs more gets
-    ``memory``)."""
+    ``memory``). Returns True when it has grown, over the programs so far, past its first size +
+    twice the limit + ``SLACK_KB``: what programs left behind must not pile up (a cache of
+    classes built from program data once took it to 3.4 GB), so the worker is then replaced."""
     try:
         kb = linux.status_kb(os.pread(STATUS_FD, 1 << 14, 0), b"VmData")
     except OSError:
         kb = None
     if kb is None:
-        return  # no limit rather than a wrong one
+        return False  # no limit rather than a wrong one
+    if not _BASELINE_KB:
+        _BASELINE_KB.append(kb)
     hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
     soft = kb * 1024 + 2 * memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    return kb > _BASELINE_KB[0] + 2 * memory_mb * 1024 + SLACK_KB
 
 
 def _cpu_limit(signum, frame):
@@ -332,7 +338,8 @@ class Program:
         import random
 
         random.seed(0)  # the same draws for every program, whatever ran before
-        _limit_memory(int(head.get("memory_mb", 1024)))
+        clear_caches()  # nothing built from the last program's values stays
+        self.grown = _limit_memory(int(head.get("memory_mb", 1024)))
         self.head, self.channel = head, channel
         self.cpu = max(float(head["cpu"]), 0.01)
         self.ns = module_namespace(TEST_MODULE)  # a fresh module per program
@@ -368,7 +375,9 @@ def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *,
     PID namespace (they cannot see, signal or trace it), and kept for every program.
 
     The zygote sends (fds 3/4): ``{"head": {...}}`` starts a program (fresh test namespace),
-    ``{"code": ...}`` runs one test and is answered ``["verdict", status]``. The test's calls to
+    ``{"code": ...}`` runs one test and is answered ``["verdict", status]`` (``+ ["restart"]`` when
+    the judge has grown too much: the zygote passes that on, and the host replaces the worker after
+    this program). The test's calls to
     the program go straight to it (fds 5/6, ``Channel``). Each test's CPU time is limited by the
     program's budget (``ITIMER_PROF``), so a looping test ends as ``timeout``.
     """
@@ -399,4 +408,4 @@ def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *,
             channel.reset()
             program = Program(msg["head"], channel)
         elif isinstance(msg, dict) and "code" in msg and program is not None:
-            send(RES_FD, ["verdict", program.run(msg["code"])])
+            send(RES_FD, ["verdict", program.run(msg["code"])] + (["restart"] if program.grown else []))

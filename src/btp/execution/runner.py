@@ -10,8 +10,8 @@ return value), "done" (stdio run finished; the output went down the stdout pipe)
 from __future__ import annotations
 
 import builtins
+import gc
 import io
-import json
 import math
 import os
 import resource
@@ -19,6 +19,7 @@ import select
 import signal
 import sys
 import types
+from json import dumps as _dumps
 
 from btp.execution import linux
 from btp.execution.protocol import Reader, send
@@ -27,6 +28,8 @@ from btp.execution.values import BadValue, Unencodable, decode, encode
 CMD_FD, RES_FD = 3, 4  # commands from the zygote, replies to it
 CALL_FD, BACK_FD = 5, 6  # the judge's calls (an assert test asking for program values), replies
 STDIN_FD = 7  # input of stdio tests: a memfd the zygote made (programs may not make memfds)
+OUT_FD = 8  # a copy of stdout (the zygote's pipe): each stdio test gets fd 1 back from it
+PROGRAM_ARGV = ["program.py"]  # sys.argv as a program run as a file sees it (not boot's arguments)
 
 
 def isolate_fds(keep: tuple[int, ...], out_w: int | None) -> None:
@@ -122,7 +125,8 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
     while data:
         data = data[os.write(STDIN_FD, data):]
     os.lseek(STDIN_FD, 0, os.SEEK_SET)
-    os.dup2(STDIN_FD, 0)
+    os.dup2(STDIN_FD, 0)  # fds 0 and 1 afresh: a file object of the last test may have closed them
+    os.dup2(OUT_FD, 1)
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
                                                  encoding="utf-8")
     out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
@@ -135,12 +139,32 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
         exec(code, ns)
         _join_threads()
     except SystemExit as e:
-        status = "done" if e.code in (None, 0) else "error"
+        status = "done" if e.code is None or (type(e.code) in (int, bool) and e.code == 0) else "error"
     except BaseException as e:  # noqa: BLE001 - any failure of untrusted code is a verdict
         status = status_of(e)
         status = "error" if status == "fail" else status
     _flush_like_exit(out, ns)
+    _teardown(out, ns)
     return status
+
+
+def _teardown(out, ns: dict) -> None:
+    """The rest of interpreter exit, so the next stdio test starts as a new process would: the
+    program's module and the stream objects it made go now (``__del__`` methods run, what they
+    print belongs to this test, and a file object of its own on fd 0 or 1 is closed now, not in
+    the middle of the next test, which gets fresh fds 0 and 1)."""
+    sys.modules.pop("__main__", None)
+    sys.stdin = sys.__stdin__ = None
+    sys.stdout = sys.__stdout__ = out  # already flushed (``_flush_like_exit``)
+    try:
+        ns.clear()
+        gc.collect()
+    except BaseException:  # noqa: BLE001 - a finalizer's failure, as at exit
+        pass
+    try:
+        out.flush()
+    except BaseException:  # noqa: BLE001
+        pass
 
 
 def _flush_like_exit(out, ns: dict) -> None:
@@ -300,7 +324,7 @@ def _run_test(kind: str, payload, ns: dict, fn, code, setup):
         if kind == "call":
             value = fn(*payload)
             try:
-                return ["value", json.dumps(value, default=_plain_numpy)]
+                return ["value", _dumps(value, default=_plain_numpy)]
             except (TypeError, ValueError, RecursionError):
                 return ["fail"]  # not JSON-representable: cannot equal a JSON expected value
         return [_run_stdio(code, setup, payload)]
@@ -329,7 +353,7 @@ def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int, st
     It answers the zygote (load, call/stdio tests) on fds 3/4 and the judge's calls (an assert
     test asking the program for values) on fds 5/6, directly: no relay through the zygote."""
     try:
-        isolate_fds((cmd_r, res_w, call_r, back_w, stdin_fd), out_w)
+        isolate_fds((cmd_r, res_w, call_r, back_w, stdin_fd, out_w), out_w)
         linux.clear_capabilities()  # bounding/ambient sets and no_new_privs: dropped by the zygote
         os.chdir("/tmp")
         reader = Reader(CMD_FD)
@@ -340,6 +364,7 @@ def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int, st
         import random
 
         random.seed(0)
+        sys.argv = list(PROGRAM_ARGV)
         nonce = head["nonce"]
         program, setup = head["program"], head["setup"]
     except BaseException:  # noqa: BLE001 - harness failure before user code: report nothing

@@ -236,9 +236,22 @@ def _range(v, ref, d):
     return range(start, stop, step)
 
 
-@functools.lru_cache(maxsize=256)
+MAX_NAME = 64  # longest namedtuple type or field name made into a class (else a plain tuple)
+MAX_FIELDS = 256
+
+
+@functools.lru_cache(maxsize=64)
 def _namedtuple_class(name: str, fields: tuple):
-    return collections.namedtuple(name, fields)  # validates the names (identifiers only)
+    """The class for a namedtuple the program returned. The judge clears this cache for every
+    program (``clear_caches``): classes made from one program's data must not pile up."""
+    try:
+        return collections.namedtuple(name, fields)  # validates the names (identifiers only)
+    except ValueError:
+        return None  # a name namedtuple takes only with rename=True ("_1"): a plain tuple
+
+
+def clear_caches() -> None:
+    _namedtuple_class.cache_clear()
 
 
 def _namedtuple(v, ref, d):
@@ -248,7 +261,9 @@ def _namedtuple(v, ref, d):
     values = _items(items, ref, d)
     if len(values) != len(fields):
         raise BadValue("bad namedtuple")
-    return _namedtuple_class(name, tuple(fields))(*values)
+    big = len(fields) > MAX_FIELDS or len(name) > MAX_NAME or any(len(f) > MAX_NAME for f in fields)
+    cls = None if big else _namedtuple_class(name, tuple(fields))
+    return tuple(values) if cls is None else cls(*values)
 
 
 def _builtin(v, ref, d):

@@ -146,6 +146,8 @@ class Worker:
         if not isinstance(resp, dict) or resp.get("id") != req["id"]:
             self.restart()
             raise WorkerDied("worker gave no answer")
+        if resp.get("restart") is True:  # its judge grew past its allowance: a fresh worker
+            self.restart()
         return resp
 
     def restart(self) -> None:

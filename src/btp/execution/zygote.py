@@ -108,6 +108,7 @@ class Judge:
         self.call_r, self.back_w, self.back_r = call_r, back_w, back_r
         self.reader = Reader(res_r)
         self.busy = False  # a test was sent and its verdict not read yet
+        self.grown = False  # the judge asked for a fresh worker (it grew past its allowance)
 
     @property
     def program_ends(self) -> tuple[int, int]:
@@ -130,8 +131,9 @@ class Judge:
             except FrameError:
                 raise JudgeGone("judge sent a bad frame") from None
             if frame is not None:
-                if not (isinstance(frame, list) and len(frame) == 2 and frame[0] == "verdict"):
+                if not (isinstance(frame, list) and len(frame) in (2, 3) and frame[0] == "verdict"):
                     raise JudgeGone("judge sent an unknown frame")
+                self.grown |= frame[2:] == ["restart"]
                 self.busy = False
                 return frame[1]
             if self.reader.eof:
@@ -315,12 +317,16 @@ def _death_outcome(child: Child, req: dict, budget: float, error: Death | OSErro
     return "error"
 
 
+VALUE_CAP = 4 << 20  # characters of a call test's JSON value: more is a failed test (the host
+# decodes it, ~25x larger in memory for deeply nested lists)
+
+
 def _reply_to_raw(kind: str, reply: list, child: Child, cap: int) -> list:
     if kind == "stdio" and reply[0] == "done":
         text, overflow = child.take_output(cap)
         return ["fail"] if overflow else ["stdout", text]
     if kind == "call" and reply[0] == "value" and len(reply) == 2 and isinstance(reply[1], str):
-        return ["value", reply[1]]
+        return ["value", reply[1]] if len(reply[1]) <= VALUE_CAP else ["fail"]
     if reply[0] in ("fail", "error", "memory") or (kind == "assert" and reply[0] == "pass"):
         return [reply[0]]
     raise Death("error")  # a status this kind of test cannot produce
@@ -336,6 +342,7 @@ class _Run:
         self.raw: list = [None] * self.n
         self.i = 0
         self.cap = req["max_output"]
+        self.kept = 0  # characters of output and values kept for the host so far
         self.names: dict = {}
         self.judge = judge
         self.judge_started = False  # told about this program (at its first assert test)
@@ -367,8 +374,18 @@ class _Run:
                 raw = _reply_to_raw(kind, reply, child, self.cap)
                 if kind == "assert":
                     raw = raw + ["inprocess"]
-            self.raw[self.i] = raw
+            self.raw[self.i] = self.bounded(raw)
             self.i += 1
+
+    def bounded(self, raw: list) -> list:
+        """``raw``, or a failed test once the program's outputs and values kept for the host pass
+        4 x ``max_output`` together (each test's alone is capped; 50 tests of 100 MB each made
+        the zygote hold them all)."""
+        if raw[0] in ("stdout", "value"):
+            self.kept += len(raw[1])
+            if self.kept > 4 * self.cap:
+                return ["fail"]
+        return raw
 
     def judged(self, child: Child, code: str, budget: float, deadline: float) -> list | None:
         """Run one assert test in the judge (its calls go straight to the program); None = hand
@@ -408,7 +425,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
             if i < run.n and run.tests[i][0] == "stdio" and cause != "timeout":
                 if cause == "exit0":  # os._exit(0) after printing: judge what it printed
                     text, overflow = child.take_output(run.cap)
-                    run.raw[i] = ["fail"] if overflow else ["stdout", text]
+                    run.raw[i] = ["fail"] if overflow else run.bounded(["stdout", text])
                 else:
                     run.raw[i] = [cause]
                 run.i += 1
@@ -434,24 +451,27 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
 def fd_state(fds) -> dict:
     """What a program could change in the open file descriptions it shares with the zygote (and,
     through it, with the next program): status flags (O_NONBLOCK made the next program's large
-    replies to the judge fail) and, for pipes, the capacity."""
+    replies to the judge fail), for pipes the capacity, and the inode's mode."""
     state = {}
     for fd in fds:
         try:
             size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
         except OSError:
             size = None  # not a pipe (the stdin memfd)
-        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size)
+        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size, os.fstat(fd).st_mode & 0o7777)
     return state
 
 
 def restore_fds(state: dict) -> None:
-    """Put the shared descriptions back as ``fd_state`` found them (between programs)."""
-    for fd, (flags, size) in state.items():
+    """Put the shared descriptions back as ``fd_state`` found them (between programs), and their
+    inodes' modes (``fchmod(7, 0)`` made every later ``open('/dev/stdin')`` fail)."""
+    for fd, (flags, size, mode) in state.items():
         if fcntl.fcntl(fd, fcntl.F_GETFL) != flags:
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
         if size is not None and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) != size:
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+        if os.fstat(fd).st_mode & 0o7777 != mode:
+            os.fchmod(fd, mode)
 
 
 def kill_all() -> None:
@@ -533,6 +553,8 @@ def serve(spec: dict) -> None:
             os._exit(75)
         kill_all()  # before replying: nothing the program started still exists
         os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
+        if judge.grown:
+            resp["restart"] = True  # the host replaces this worker after this program
         send(host_out, resp)
         judge.clear()
         restore_fds(shared_state)

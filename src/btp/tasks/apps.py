@@ -10,7 +10,9 @@
   expected=outputs[i])`` with the expected value kept raw: APPS often wraps it in a one-element
   list (``[false]``), and the executor compares APPS-style (tuples vs lists, that wrapping).
   LeetCode-style starter code (``class Solution``) stays in the prompt; ``meta["class_name"]`` is
-  then ``"Solution"`` so the executor calls ``Solution().fn_name``.
+  then ``"Solution"`` so the executor calls ``Solution().fn_name``. Call-based tasks get the setup
+  ``from typing import *``: their starter code annotates with ``List`` without importing it, as
+  LeetCode (and APPS's own harness, for ``List``/``Tuple``) provide it.
 - task_id ``apps/<split>/<id>`` when the split is known, else ``apps/<id>`` (ids 4 digits).
 - Problems without any tests are skipped (logged as a warning).
 """
@@ -31,6 +33,7 @@ from btp.tasks.types import CallTest, StdioTest, Task, Test
 
 log = logging.getLogger("btp.tasks")
 SPLITS = ("train", "test")
+TYPING_SETUP = "from typing import *\n"  # call-based starter code uses List without importing it
 
 
 def _text(value: Any, trailing_newline: bool) -> str:
@@ -100,6 +103,7 @@ def apps_task(pid: str, question: str, starter: str, io: Any, meta: dict, soluti
         prompt=apps_prompt(question, starter, fn_name),
         tests=apps_tests(io),
         entry_point=fn_name,
+        setup=TYPING_SETUP if fn_name else "",
         reference=reference,
         source="apps",
         meta={"id": pid, **({"split": split} if split else {}), **meta},
