@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from btp.execution import ExecConfig, Executor, Outcome
-from btp.tasks.types import Task
+from btp.tasks.types import AssertTest, Task
 
 _spec = importlib.util.spec_from_file_location("cases_exec", Path(__file__).with_name("cases_exec.py"))
 cases = importlib.util.module_from_spec(_spec)
@@ -164,7 +164,7 @@ def test_a_program_cannot_change_what_the_next_one_gets():
 RUN_CASES = r"""
 import json, sys
 from btp.execution import ExecConfig, Executor
-from btp.tasks.types import Task
+from btp.tasks.types import AssertTest, Task
 cases, one_by_one = json.load(sys.stdin)
 with Executor(ExecConfig(workers=1 if one_by_one else 2, timeout=2.0, memory_mb=512, wall_factor=2.0,
                          cache=not one_by_one)) as ex:
@@ -249,3 +249,32 @@ def test_programs_cannot_stall_or_crash_the_zygote():
             assert Outcome.PASS not in bad.outcomes[1:], (program, bad.outcomes)
             assert one.run(call, ["def f(x): return x + 1\n"])[0].outcomes == (Outcome.PASS, Outcome.PASS)
             assert one._workers[0].proc.pid == pid, "the worker was restarted"
+
+
+def test_a_shared_pipe_that_cannot_be_restored_replaces_the_worker_not_the_next_verdict():
+    """A program shrinks the judge's call pipe while another worker's program holds so much pipe
+    memory that the sandbox uid is over fs.pipe-user-pages-soft: the pipe cannot grow back. The
+    zygote must say so with its reply (the host replaces the worker), not die after it."""
+    import threading
+    import time
+
+    soft = int(Path("/proc/sys/fs/pipe-user-pages-soft").read_text())
+    if not 0 < soft <= 4 * 16384:
+        pytest.skip(f"fs.pipe-user-pages-soft is {soft}")
+    processes = soft // 256 // 55 + 1  # each holds 55 pipes of 1 MiB (256 pages)
+    task = Task("t", "", (AssertTest("assert candidate(2) == 4"),), entry_point="f")
+    good = "def f(x):\n    return x * 2\n"
+    shrink = "import fcntl, time\ntime.sleep(1.0)\nfcntl.fcntl(5, fcntl.F_SETPIPE_SZ, 4096)\n" + good
+    hog = (f"import fcntl, os, time\nfor _ in range({processes} - 1):\n    if os.fork() == 0:\n        break\n"
+           "ps = []\nfor i in range(55):\n    r, w = os.pipe()\n    try:\n"
+           "        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 20)\n    except OSError:\n        pass\n"
+           "    ps.append((r, w))\ntime.sleep(3)\n" + good)
+    cfg = ExecConfig(workers=2, timeout=2.0, memory_mb=512, wall_factor=2.0, max_processes=64, cache=False)
+    with Executor(cfg) as ex:
+        w0, w1 = ex._workers
+        held = threading.Thread(target=w1.run, args=(task, hog))
+        held.start()
+        time.sleep(0.3)
+        assert w0.run(task, shrink)["raw"] == [["pass"]]
+        held.join()
+        assert [w0.run(task, good)["raw"] for _ in range(2)] == [[["pass"]]] * 2

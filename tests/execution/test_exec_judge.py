@@ -294,3 +294,25 @@ def test_a_worker_whose_judge_grew_too_much_is_replaced_after_its_program():
         assert outcomes(one, atask("assert candidate() == 1"), "def f(): return 1") == (P,)
         assert worker.proc.pid != before
         assert outcomes(one, atask("assert candidate() == 1"), "def f(): return 1") == (P,)
+
+
+def test_every_value_the_judge_accepts_encodes_again():
+    """The hand-back rule relies on it: what came from the program must never be an object only
+    the test could have made (``{"bi": "__loader__"}`` decoded to a class that did not encode)."""
+    import builtins
+
+    import pytest
+
+    from btp.execution.values import BadValue, decode, encode
+
+    accepted = 0
+    for name in dir(builtins):
+        try:
+            obj = decode({"bi": name})
+        except BadValue:
+            continue
+        accepted += 1
+        assert encode(obj) == {"bi": name}, name
+    assert accepted > 50
+    with pytest.raises(BadValue):
+        decode({"bi": "__loader__"})

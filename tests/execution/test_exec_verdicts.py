@@ -222,6 +222,9 @@ def test_stdio_output_written_the_way_interpreter_exit_would_flush_it(ex):
         "atexit.register(lambda: sys.__stdout__.write(buf.getvalue()))\nprint(2 * int(input()))\n",
         "import sys\nprint(2 * int(input()), file=sys.__stdout__)\n",
         "import os\nw = os.fdopen(1, 'w', closefd=False)\nw.write(str(2 * int(input())) + '\\n')\n",
+        # only a list refers to it: the garbage collector may close its buffer before the text layer
+        "def go():\n    w = open(1, 'w', closefd=False)\n    w.write(str(2 * int(input())) + '\\n')\n"
+        "    global K\n    K = [w]\ngo()\n",
     ]
     for program in programs:
         assert ex.run(task, [program])[0].outcomes == (Outcome.PASS, Outcome.PASS), program
@@ -266,3 +269,10 @@ def test_call_values_are_bounded_and_a_forged_value_cannot_crash_the_host():
         assert one.run(task, ["def f(i): return 'x' * 5_000_000"])[0].outcomes == (Outcome.FAIL,) * 3
         a, b = one.run_batch([(forged, forge), (forged, "def f(x): return x")])
     assert a.outcomes == (Outcome.ERROR,) and b.outcomes == (Outcome.PASS,)
+
+
+def test_std_streams_and_exit_finalizers_look_like_a_real_process(ex):
+    task = Task("s", "", (StdioTest("2\n", "r w <stdin> <stdout>\n4\nD\n"), StdioTest("3\n", "r w <stdin> <stdout>\n6\nD\n")))
+    prog = ("import sys\nG = 'D'\nclass A:\n    def __del__(self):\n        print(G)\na = A()\n"
+            "print(sys.stdin.mode, sys.stdout.mode, sys.stdin.name, sys.stdout.name)\nprint(2 * int(input()))\n")
+    assert ex.run(task, [prog])[0].outcomes == (Outcome.PASS, Outcome.PASS)

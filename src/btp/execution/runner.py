@@ -19,6 +19,7 @@ import select
 import signal
 import sys
 import types
+import weakref
 from json import dumps as _dumps
 
 from btp.execution import linux
@@ -127,9 +128,8 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
     os.lseek(STDIN_FD, 0, os.SEEK_SET)
     os.dup2(STDIN_FD, 0)  # fds 0 and 1 afresh: a file object of the last test may have closed them
     os.dup2(OUT_FD, 1)
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                                 encoding="utf-8")
-    out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    sys.stdin = sys.__stdin__ = _std_stream(0, "r")
+    out = _std_stream(1, "w")
     sys.stdout = sys.__stdout__ = out  # one buffer, as in a real process: print(file=sys.__stdout__)
     ns = module_namespace("__main__")
     status = "done"
@@ -143,22 +143,42 @@ def _run_stdio(code, setup, stdin_text: str) -> str:
     except BaseException as e:  # noqa: BLE001 - any failure of untrusted code is a verdict
         status = status_of(e)
         status = "error" if status == "fail" else status
-    _flush_like_exit(out, ns)
-    _teardown(out, ns)
+    _flush_like_exit(out)
+    del ns  # _teardown frees the module: nothing here may keep its namespace alive
+    _teardown(out)
     return status
 
 
-def _teardown(out, ns: dict) -> None:
-    """The rest of interpreter exit, so the next stdio test starts as a new process would: the
-    program's module and the stream objects it made go now (``__del__`` methods run, what they
-    print belongs to this test, and a file object of its own on fd 0 or 1 is closed now, not in
-    the middle of the next test, which gets fresh fds 0 and 1)."""
-    sys.modules.pop("__main__", None)
+def _std_stream(fd: int, mode: str) -> io.TextIOWrapper:
+    """A text stream on fd 0 or 1 as CPython makes ``sys.stdin``/``sys.stdout``: named
+    ``<stdin>``/``<stdout>``, with a ``mode`` (the PyRival fast-I/O template reads it)."""
+    raw = io.FileIO(fd, mode, closefd=False)
+    raw.name = "<stdin>" if fd == 0 else "<stdout>"
+    buffered = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+    stream = io.TextIOWrapper(buffered, encoding="utf-8")
+    stream.mode = mode
+    return stream
+
+
+def _teardown(out) -> None:
+    """The rest of interpreter exit, so the next stdio test starts as a new process would. As
+    CPython does: the ``__main__`` module leaves ``sys.modules`` and the garbage collector runs
+    (the program's objects are finalized with their globals intact: a ``__del__`` may print, and
+    that belongs to this test); a module something still holds has its globals set to None
+    (underscore names first). The program's stream objects go too, so a file object of its own on
+    fd 0 or 1 is closed now, not in the middle of the next test, which gets fresh fds 0 and 1."""
+    module = sys.modules.pop("__main__", None)
+    alive = weakref.ref(module) if module is not None else None
+    del module
     sys.stdin = sys.__stdin__ = None
     sys.stdout = sys.__stdout__ = out  # already flushed (``_flush_like_exit``)
     try:
-        ns.clear()
         gc.collect()
+        module = alive() if alive is not None else None
+        if module is not None:
+            _clear_module_dict(module.__dict__)
+            del module
+            gc.collect()
     except BaseException:  # noqa: BLE001 - a finalizer's failure, as at exit
         pass
     try:
@@ -167,12 +187,25 @@ def _teardown(out, ns: dict) -> None:
         pass
 
 
-def _flush_like_exit(out, ns: dict) -> None:
+def _clear_module_dict(ns: dict) -> None:
+    """CPython's ``_PyModule_ClearDict``: names with one leading underscore, then all the others
+    but ``__builtins__``, set to None in the dict's order."""
+    for first in (True, False):
+        for key in list(ns):
+            if not isinstance(key, str) or key == "__builtins__" or ns.get(key) is None:
+                continue
+            if not first or (key.startswith("_") and not key.startswith("__")):
+                ns[key] = None
+
+
+def _flush_like_exit(out) -> None:
     """What a program's output gets from interpreter exit, which this process never reaches
     (it serves the next test, then ``os._exit``): the atexit handlers (the fast-output template
     that collects into a buffer and writes it to ``sys.__stdout__`` at exit), then a flush of the
-    streams: ``sys.stdout``, ``sys.__stdout__`` (whatever the program made them), and the file
-    objects it kept at top level (``w = os.fdopen(1, "w")``, flushed when its module is torn down)."""
+    streams: ``sys.stdout``, ``sys.__stdout__`` (whatever the program made them), and every file
+    object it left open (``w = os.fdopen(1, "w")``, also one only a list refers to): at exit they
+    are flushed when freed, but the garbage collector may close a buffer before the text layer
+    above it and lose what that held (bpo-17852), so they are flushed here first."""
     import atexit
 
     try:
@@ -181,8 +214,11 @@ def _flush_like_exit(out, ns: dict) -> None:
         pass
     atexit._clear()
     streams = [out, sys.stdout, sys.__stdout__]
-    try:
-        streams += [v for v in list(ns.values()) if isinstance(v, io.IOBase)]
+    try:  # every open file object, text layers before the buffers under them
+        live = gc.get_objects()  # the zygote's are frozen (not listed): only this process's new ones
+        streams += [o for o in live if type(o) is io.TextIOWrapper]
+        streams += [o for o in live if type(o) in (io.BufferedWriter, io.BufferedRandom)]
+        del live
     except BaseException:  # noqa: BLE001
         pass
     seen = set()

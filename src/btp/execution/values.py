@@ -267,8 +267,11 @@ def _namedtuple(v, ref, d):
 
 
 def _builtin(v, ref, d):
+    """A builtin type or function by name: only one ``encode`` sends as ``{"bi": name}`` (its own
+    name; ``builtins.__loader__`` is a class named ``BuiltinImporter``, which would not encode
+    again, and a value from the program that does not encode again must not exist in the judge)."""
     obj = getattr(builtins, v, None) if type(v) is str else None
-    if obj is None or not (type(obj) is type or type(obj) is _BUILTIN_FUNCTION):
+    if obj is None or not (type(obj) is type or type(obj) is _BUILTIN_FUNCTION) or obj.__name__ != v:
         raise BadValue("unknown builtin")
     return obj
 

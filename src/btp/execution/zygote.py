@@ -552,12 +552,17 @@ def serve(spec: dict) -> None:
         except JudgeGone:
             os._exit(75)
         kill_all()  # before replying: nothing the program started still exists
-        os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
+        try:  # leave nothing of this program to the next one
+            os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
+            judge.clear()
+            restore_fds(shared_state)
+            fresh_scratch(spec["disk_mb"], pristine)
+        except OSError:  # e.g. a pipe it shrank cannot grow back while its uid is over
+            resp["restart"] = True  # fs.pipe-user-pages-soft: the host replaces this worker
         if judge.grown:
             resp["restart"] = True  # the host replaces this worker after this program
         send(host_out, resp)
-        judge.clear()
-        restore_fds(shared_state)
-        fresh_scratch(spec["disk_mb"], pristine)
+        if resp.get("restart"):
+            break
         child = Child(shared)
     kill_all()
