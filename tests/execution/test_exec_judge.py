@@ -316,3 +316,25 @@ def test_every_value_the_judge_accepts_encodes_again():
     assert accepted > 50
     with pytest.raises(BadValue):
         decode({"bi": "__loader__"})
+
+
+def test_every_decoder_tag_gives_a_value_that_encodes_again():
+    """Same invariant for every tag (a new tag must add its sample here)."""
+    import json
+
+    from btp.execution.values import _DECODERS, decode, encode
+
+    samples = {
+        "f": {"f": "nan"}, "t": {"t": [1, [2]]}, "s": {"s": [1, 2]}, "fs": {"fs": [1]}, "d": {"d": [[{"t": [1]}, 2]]},
+        "b": {"b": "ff"}, "ba": {"ba": "00"}, "c": {"c": [1.0, {"f": "inf"}]}, "od": {"od": [["a", 1]]},
+        "ctr": {"ctr": [["a", 2]]}, "dd": {"dd": [[1, [2]]]}, "dq": {"dq": [1, 2]}, "dec": {"dec": "NaN"},
+        "ix": {"ix": "-" + "f" * 4000}, "fr": {"fr": [1, 3]}, "it": {"it": [1, {"s": [2]}]},
+        "nd": {"nd": ["complex128", [2], [{"c": [1.0, 2.0]}, {"c": [0.0, 0.0]}]]}, "ns": {"ns": ["<U3", "abc"]},
+        "rg": {"rg": [0, {"ix": "f" * 4000}, 7]}, "dk": {"dk": [1, "a"]}, "dv": {"dv": [[1]]},
+        "di": {"di": [[1, {"t": []}]]}, "nt": {"nt": ["P", ["a", "b"], [1, {"nd": ["int8", [1], [3]]}]]},
+        "bi": {"bi": "len"},
+    }
+    assert set(samples) == set(_DECODERS) - {"ref"}
+    for tag, enc in samples.items():
+        value = decode(json.loads(json.dumps(enc)))
+        json.dumps(encode(value))  # no Unencodable, no TypeError
