@@ -217,6 +217,11 @@ SECCOMP = [] if seccomp.FILTER is None else [
     ("seccomp_sysv_shm", BLOCKED, syscall_denied("shmget", 0, 1 << 20, 0o1600), [{P}]),
     ("seccomp_sysv_msg", BLOCKED, syscall_denied("msgget", 0, 0o1600), [{P}]),
     ("seccomp_sysv_sem", BLOCKED, syscall_denied("semget", 0, 1, 0o1600), [{P}]),  # kernel memory kept after the program
+    # per-user counts charged to the uid btp runs as: inotify instances, queued signals
+    ("seccomp_inotify", BLOCKED, syscall_denied("inotify_init1", 0), [{P}]),
+    ("sigpending_limited", BLOCKED,
+     "import resource\ndef f():\n    return 'blocked' if resource.getrlimit(resource.RLIMIT_SIGPENDING) == (64, 64) else 'escaped'\n",
+     [{P}]),
     ("seccomp_socket_buffer_size", BLOCKED,
      "import socket\ndef f():\n    a, b = socket.socketpair()\n    a.send(b'x')\n    ok = b.recv(1) == b'x'\n"
      "    try:\n        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)\n        return 'escaped'\n"

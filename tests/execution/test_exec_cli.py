@@ -58,26 +58,47 @@ def _exec(tmp_path, *extra):
 
 def test_exec_resumes_from_partial_file(tmp_path, ex):
     from btp.cli.exec_cmd import item_key
+    from btp.execution import ExecConfig
 
     task = Task("add", "", (AssertTest("assert candidate(1, 2) == 3"),), entry_point="add")
     _write(tmp_path / "t.jsonl", [task.to_json()])
     right, wrong = "def add(a, b): return a + b", "def add(a, b): return a - b"
     _write(tmp_path / "p.jsonl", [{"task_id": "add", "program_id": "r", "program": right},
                                   {"task_id": "add", "program_id": "w", "program": wrong}])
-    # an earlier run stored "w" (the stored row says pass: proof it is reused, not rerun), a stale
-    # row for "r" under another program text (ignored), and a line a kill cut short
+    cfg = ExecConfig(workers=1, timeout=2.0)  # what _exec's options make
+    # an earlier run stored "w" (the stored row says pass: proof it is reused, not rerun); rows for
+    # "r" from another configuration (timeout 3) or with the wrong number of outcomes, a malformed
+    # row and a line a kill cut short are all ignored
     stored = {"task_id": "add", "program_id": "w", "passed": 1, "total": 1, "pass_rate": 1.0,
-              "outcomes": ["pass"], "seconds": 0.0, "program_sha256": item_key("add", "w", wrong)[2]}
-    stale = {**stored, "program_id": "r", "outcomes": ["fail"], "program_sha256": "0" * 64}
-    (tmp_path / "r.jsonl.partial").write_text(json.dumps(stored) + "\n" + json.dumps(stale) + "\n"
+              "outcomes": ["pass"], "seconds": 0.0, "fingerprint": item_key(task, "w", wrong, cfg)[2]}
+    other = {**stored, "program_id": "r", "outcomes": ["fail"],
+             "fingerprint": item_key(task, "r", right, ExecConfig(workers=1, timeout=3.0))[2]}
+    short = {**other, "outcomes": [], "fingerprint": item_key(task, "r", right, cfg)[2]}
+    malformed = {**stored, "task_id": ["add"]}
+    (tmp_path / "r.jsonl.partial").write_text("".join(json.dumps(r) + "\n" for r in (stored, other, short, malformed))
                                               + json.dumps(stored)[:40])
     res = _exec(tmp_path)
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [(r["program_id"], r["outcomes"]) for r in rows] == [("r", ["pass"]), ("w", ["pass"])]
-    assert "program_sha256" not in rows[1]
+    assert "fingerprint" not in rows[1]
     assert "1 from the partial file" in res.output
     assert not (tmp_path / "r.jsonl.partial").exists()
+
+
+def test_exec_refuses_a_second_run_on_the_same_output(tmp_path):
+    import fcntl
+
+    task = Task("add", "", (AssertTest("assert candidate(1, 2) == 3"),), entry_point="add")
+    _write(tmp_path / "t.jsonl", [task.to_json()])
+    _write(tmp_path / "p.jsonl", [{"task_id": "add", "program_id": "r", "program": "def add(a, b): return a + b"}])
+    with (tmp_path / "r.jsonl.partial").open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        proc = subprocess.run([sys.executable, "-m", "btp", "exec", "--tasks", str(tmp_path / "t.jsonl"),
+                               "--programs", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "r.jsonl")],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "another btp exec is writing" in proc.stderr
+    assert not (tmp_path / "r.jsonl").exists()
 
 
 def test_exec_killed_midway_resumes_without_rerunning(tmp_path):

@@ -276,3 +276,66 @@ def test_std_streams_and_exit_finalizers_look_like_a_real_process(ex):
     prog = ("import sys\nG = 'D'\nclass A:\n    def __del__(self):\n        print(G)\na = A()\n"
             "print(sys.stdin.mode, sys.stdout.mode, sys.stdin.name, sys.stdout.name)\nprint(2 * int(input()))\n")
     assert ex.run(task, [prog])[0].outcomes == (Outcome.PASS, Outcome.PASS)
+
+
+def test_programs_that_differ_in_meaning_never_share_a_result():
+    """The cache and in-batch dedupe key on the program's text up to line ends and trailing blanks:
+    an indent, a space after a backslash, one inside a string literal all change the program."""
+    from btp.execution.executor import cache_key
+
+    task = Task("t", "", (AssertTest("assert candidate(2) == 4"),), entry_point="f")
+    pairs = [(" def f(x):\n    return x * 2", "def f(x):\n    return x * 2"),
+             ("def f(x):\n    return x + \\ \n        x", "def f(x):\n    return x + \\\n        x"),
+             ('def f(x):\n    return len("""a  \n""") + 1', 'def f(x):\n    return len("""a\n""") + 2')]
+    for cache in (True, False):
+        with Executor(ExecConfig(workers=1, cache=cache)) as one:
+            for bad, good in pairs:
+                for order in ((bad, good), (good, bad)):
+                    got = {p: r.outcomes for p, r in zip(order, one.run(task, list(order)))}
+                    assert got[bad] != (Outcome.PASS,) and got[good] == (Outcome.PASS,), (cache, order)
+    # one key for what cannot change a run: CRLF line ends, trailing blanks at the end
+    cfg = ExecConfig()
+    assert cache_key(task, "def f(x):\r\n    return x * 2\r\n\n  ", cfg) == cache_key(task, "def f(x):\n    return x * 2", cfg)
+
+
+def test_results_cache_is_bounded_and_holds_verdicts_not_outputs():
+    from btp.execution import Result
+
+    task = Task("s", "", (StdioTest("", "x\n"),))
+    with Executor(ExecConfig(workers=1)) as one:
+        one.CACHE_ENTRIES = 2
+        one.run(task, [f"print('y' * 100000)  # {i}" for i in range(3)])
+        assert len(one._cache) == 2 and all(type(r) is Result for r in one._cache.values())
+
+
+def test_a_failing_progress_callback_leaves_no_worker_busy():
+    import threading
+
+    task = Task("t", "", (AssertTest("assert candidate() == 1"),), entry_point="f")
+
+    def boom(n):
+        raise RuntimeError("progress bar broke")
+
+    with Executor(ExecConfig(workers=2, cache=False)) as ex:
+        with pytest.raises(RuntimeError):
+            ex.run(task, [f"import time\ntime.sleep(0.05)\ndef f(): return 1  # {i}" for i in range(20)], progress=boom)
+        assert not [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+                    and t.name.startswith("Thread")]
+        assert [r.outcomes for r in ex.run(task, ["def f(): return 1"] * 3)] == [(Outcome.PASS,)] * 3
+
+
+def test_a_worker_whose_restart_failed_starts_again_on_the_next_program():
+    task = Task("t", "", (AssertTest("assert candidate() == 1"),), entry_point="f")
+    with Executor(ExecConfig(workers=1, cache=False)) as ex:
+        ex._workers[0].close()  # as a restart that failed to start leaves it
+        assert ex.run(task, ["def f(): return 1"])[0].outcomes == (Outcome.PASS,)
+
+
+def test_output_of_control_characters_fails_without_breaking_the_worker():
+    """Escaped as JSON a control character takes 6 bytes: 4 x 15 MiB of them made the reply
+    frame larger than the host reads, so the worker was restarted and every test was error."""
+    task = Task("s", "", tuple(StdioTest(str(i), "x") for i in range(4)))
+    with Executor(ExecConfig(workers=1, cache=False)) as one:
+        pid = one._workers[0].proc.pid
+        got = one.run(task, ["import sys\nsys.stdout.write('\\x01' * (15 << 20))\n"])[0].outcomes
+        assert got == (Outcome.FAIL,) * 4 and one._workers[0].proc.pid == pid

@@ -1,8 +1,10 @@
 """``btp exec``: run programs (JSONL) against tasks (JSONL) in the sandbox; one result line each.
 
-Results go to ``<out>.partial`` as programs finish (each line also carries the program's sha256);
-an interrupted run (Ctrl-C, kill -9) resumes from it when the same command is run again: a
-program whose (task_id, program_id, program text) already has a line there is not run again.
+Results go to ``<out>.partial`` as programs finish (each line also carries a fingerprint of the
+program, its task's tests, the limits and how it is judged); an interrupted run (Ctrl-C, kill -9)
+resumes from it when the same command is run again: a program whose (task_id, program_id,
+fingerprint) already has a well-formed line there is not run again. The partial file is locked
+while a run writes it, so a second ``btp exec`` on the same ``--out`` stops with an error.
 When every program is done, ``out`` is written in the input order and the partial file removed.
 """
 
@@ -42,12 +44,23 @@ def load_inputs(tasks_path: Path, programs_path: Path):
     return items
 
 
-def item_key(task_id: str, program_id: str, program: str) -> tuple[str, str, str]:
-    return task_id, program_id, hashlib.sha256(program.encode("utf-8", "surrogatepass")).hexdigest()
+def item_key(task, program_id: str, program: str, cfg) -> tuple[str, str, str]:
+    """(task_id, program_id, fingerprint): the fingerprint covers all a result depends on (the
+    program, the task's tests, the limits: ``cache_key``) and how it is judged (profile, float
+    tolerance, timeout retries), so a partial file from another configuration is never reused."""
+    from btp.execution.executor import cache_key
+
+    judged = json.dumps([str(cfg.profile), cfg.float_tol, cfg.retry_timeouts])
+    fingerprint = hashlib.sha256(f"{cache_key(task, program, cfg)}\0{judged}".encode()).hexdigest()
+    return task.task_id, program_id, fingerprint
 
 
-def read_partial(path: Path) -> dict[tuple[str, str, str], dict]:
-    """Result lines of an interrupted run, by item key; a torn or foreign line is skipped."""
+OUTCOMES = {"pass", "fail", "error", "timeout", "memory", "skipped"}
+
+
+def read_partial(path: Path, wanted: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], dict]:
+    """Result lines of an interrupted run for the items in ``wanted`` (key -> number of tests);
+    a torn, foreign or malformed line is skipped."""
     done: dict[tuple[str, str, str], dict] = {}
     if not path.exists():
         return done
@@ -55,16 +68,34 @@ def read_partial(path: Path) -> dict[tuple[str, str, str], dict]:
         for line in f:
             try:
                 row = json.loads(line)
-                key = (row["task_id"], row["program_id"], row.pop("program_sha256"))
+                key = (row["task_id"], row["program_id"], row.pop("fingerprint"))
+                outcomes = row["outcomes"]
+                ok = (key in wanted and type(outcomes) is list and len(outcomes) == wanted[key]
+                      and all(o in OUTCOMES for o in outcomes))
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # the line a kill cut short
-            done[key] = row
+            if ok:
+                done[key] = row
     return done
+
+
+def lock(path: Path):
+    """An open handle holding an exclusive lock on ``path`` (created if missing): one ``btp exec``
+    at a time per output."""
+    import fcntl
+
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BtpError(f"another btp exec is writing {path}; wait for it or choose another --out") from None
+    return handle
 
 
 def append_partial(path: Path, rows: list[tuple[tuple[str, str, str], dict]]) -> None:
     with path.open("a", encoding="utf-8") as f:
-        f.write("".join(json.dumps({**row, "program_sha256": key[2]}) + "\n" for key, row in rows))
+        f.write("".join(json.dumps({**row, "fingerprint": key[2]}) + "\n" for key, row in rows))
         f.flush()
         os.fsync(f.fileno())
 
@@ -95,9 +126,10 @@ def register(app: typer.Typer) -> None:
         cfg = ExecConfig(workers=workers, timeout=timeout, memory_mb=memory_mb, profile=profile,
                          float_tol=float_tol, retry_timeouts=retry_timeouts, cache=cache)
         items = load_inputs(tasks, programs)
-        keys = [item_key(t.task_id, pid, p) for t, pid, p in items]
+        keys = [item_key(t, pid, p, cfg) for t, pid, p in items]
         partial = out.with_name(out.name + ".partial")
-        done = read_partial(partial)
+        held = lock(partial)
+        done = read_partial(partial, {k: len(t.tests) for k, (t, _, _) in zip(keys, items)})
         todo = [(k, t, p) for k, (t, _, p) in zip(keys, items) if k not in done]
         console = Console(stderr=True)
         if done and len(todo) < len(items):
@@ -122,6 +154,7 @@ def register(app: typer.Typer) -> None:
             f.write("".join(json.dumps(done[k]) + "\n" for k in keys))
         tmp.replace(out)
         partial.unlink(missing_ok=True)
+        held.close()
         kinds = Counter(o for k in keys for o in done[k]["outcomes"])
         by_kind = ", ".join(f"{o.value} {kinds[o.value]}" for o in Outcome if kinds[o.value])
         rate = len(todo) / elapsed if todo and elapsed > 0 else 0.0

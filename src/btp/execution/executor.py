@@ -6,6 +6,7 @@ import hashlib
 import json
 import queue
 import threading
+from collections import OrderedDict
 from typing import Callable, Iterable, Sequence
 
 from btp.execution.compare import resolve_profile, verdict
@@ -18,12 +19,16 @@ Progress = Callable[[int], None]
 
 
 def normalize_program(program: str) -> str:
-    """Trailing whitespace per line and blank edges removed (the replay buffer's program identity)."""
-    return "\n".join(line.rstrip() for line in program.strip().splitlines())
+    """The program's text up to what cannot change how it runs: line ends as Python's compiler
+    reads them (CRLF and CR are LF) and trailing blanks at the very end. Nothing else: an indent,
+    a space after a backslash or inside a string literal, a U+2028 do change it (a broken
+    program once shared its key, and so its verdict, with a correct one)."""
+    return program.replace("\r\n", "\n").replace("\r", "\n").rstrip(" \t\n")
 
 
 def cache_key(task: Task, program: str, cfg: ExecConfig) -> str:
-    """Everything the raw results depend on: program, setup, entry point, tests and limits."""
+    """Everything the results depend on: program, setup, entry point, tests and limits (the
+    comparison profile is the Executor's own, fixed for its cache)."""
     parts = [normalize_program(program), task.setup or "", task.entry_point or "", task.tests_json(),
              json.dumps([cfg.timeout, cfg.wall_factor, cfg.memory_mb, cfg.disk_mb, cfg.fsize_mb,
                          cfg.max_output_mb, cfg.max_processes, list(cfg.preload)])]
@@ -37,11 +42,14 @@ class Executor:
     Identical programs (after normalization) for the same tests run once.
     """
 
+    CACHE_ENTRIES = 200_000  # results kept (least recently used go first): ~100 B + 8 B per test each
+
     def __init__(self, config: ExecConfig | None = None) -> None:
         self.config = config or ExecConfig()
         self._checker = resolve_profile(self.config.profile, self.config.float_tol)
         self._workers: list[Worker] = []
-        self._cache: dict[str, tuple[list, float, bool]] = {}
+        # key -> Result: verdicts, not raw outputs (a stdio program's raw output may be 64 MiB)
+        self._cache: OrderedDict[str, Result] = OrderedDict()
         self.stats = {"run": 0, "cached": 0}  # programs executed / answered without executing
 
     def __enter__(self) -> "Executor":
@@ -80,11 +88,12 @@ class Executor:
         """Run every (task, program); parallel over workers; ``progress(n)`` as results arrive."""
         pairs = list(pairs)
         keys = [cache_key(t, p, self.config) for t, p in pairs]
-        raw: dict[str, tuple[list, float, bool]] = {}
+        done: dict[str, Result] = {}
         todo: dict[str, tuple[Task, str]] = {}
         for key, pair in zip(keys, pairs):
             if self.config.cache and key in self._cache:
-                raw[key] = self._cache[key]
+                done[key] = self._cache[key]
+                self._cache.move_to_end(key)
             elif key not in todo:
                 todo[key] = pair
         waiting: dict[str, list[int]] = {}
@@ -92,17 +101,19 @@ class Executor:
             waiting.setdefault(key, []).append(i)
         self.stats["run"] += len(todo)
         self.stats["cached"] += len(pairs) - len(todo)
-        if progress and raw:
-            progress(sum(len(waiting[k]) for k in raw))
+        if progress and done:
+            progress(sum(len(waiting[k]) for k in done))
         if todo:
             self.start()
             for key, value in self._run_parallel(todo):
-                raw[key] = value
+                done[key] = self._result(todo[key][0], value)  # the raw outputs go here
                 if self.config.cache:
-                    self._cache[key] = value
+                    self._cache[key] = done[key]
+                    if len(self._cache) > self.CACHE_ENTRIES:
+                        self._cache.popitem(last=False)
                 if progress:
                     progress(len(waiting[key]))
-        return [self._result(task, raw[key]) for (task, _), key in zip(pairs, keys)]
+        return [done[key] for key in keys]
 
     def _result(self, task: Task, value: tuple[list, float, bool]) -> Result:
         results, seconds, flaky = value
@@ -129,13 +140,20 @@ class Executor:
         threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in self._workers]
         for t in threads:
             t.start()
-        for _ in range(len(todo)):
-            key, value = done.get()
-            if isinstance(value, BaseException):
-                raise value
-            yield key, value
-        for t in threads:
-            t.join()
+        try:
+            for _ in range(len(todo)):
+                key, value = done.get()
+                if isinstance(value, BaseException):
+                    raise value
+                yield key, value
+        finally:  # also on an error, Ctrl-C or a progress callback that raised: no thread may
+            while True:  # go on using a worker after this call (Worker.run is not thread-safe)
+                try:
+                    jobs.get_nowait()
+                except queue.Empty:
+                    break
+            for t in threads:  # each finishes the program in hand (bounded by its wall limit)
+                t.join()
 
     def _run_one(self, worker: Worker, task: Task, program: str) -> tuple[list, float, bool]:
         first = self._attempt(worker, task, program)

@@ -54,9 +54,12 @@ def set_worker_limits(fsize_mb: int, nproc: int) -> None:
     soft == hard). Setting them per program cost a syscall and page copies each.
     """
     mb = 1024 * 1024
+    # RLIMIT_SIGPENDING: queued signals are counted per user up the namespace chain, so they
+    # also count against the uid btp runs as (a program filling the default left the host none)
     for res, value in ((resource.RLIMIT_FSIZE, fsize_mb * mb), (resource.RLIMIT_NPROC, nproc),
                        (resource.RLIMIT_NOFILE, 128), (resource.RLIMIT_CORE, 0),
-                       (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0)):
+                       (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0),
+                       (resource.RLIMIT_SIGPENDING, 64)):
         resource.setrlimit(res, (value, value))
 
 

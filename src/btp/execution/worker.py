@@ -137,10 +137,12 @@ class Worker:
             "timeout": cfg.timeout, "wall": cfg.wall, "memory_mb": cfg.memory_mb,
             "max_output": cfg.max_output_mb * 1024 * 1024,
         }
+        if self.proc is None:  # a restart that failed earlier: try again (raises BtpError if it fails)
+            self.start()
         try:
             send(self.proc.stdin.fileno(), req)
-            resp = self.reader.read(time.monotonic() + cfg.wall + 30)
-        except (OSError, TimeoutError, FrameError) as e:
+            resp = self.reader.read(time.monotonic() + cfg.wall + cfg.timeout + 35)  # + the judge's grace
+        except (OSError, ValueError, TimeoutError, FrameError) as e:
             self.restart()
             raise WorkerDied(str(e)) from None
         if not isinstance(resp, dict) or resp.get("id") != req["id"]:

@@ -20,7 +20,7 @@ import signal
 import time
 
 from btp.execution import boot, linux, seccomp
-from btp.execution.protocol import FrameError, Reader, send
+from btp.execution.protocol import MAX_FRAME, FrameError, Reader, send
 from btp.execution.protocol import encode as encode_frame
 
 # imported here, not in each child: compiling runner.py there cost ~7 ms per program
@@ -343,6 +343,7 @@ class _Run:
         self.i = 0
         self.cap = req["max_output"]
         self.kept = 0  # characters of output and values kept for the host so far
+        self.sent = 0  # ... and (at most) their bytes in the reply frame
         self.names: dict = {}
         self.judge = judge
         self.judge_started = False  # told about this program (at its first assert test)
@@ -379,11 +380,13 @@ class _Run:
 
     def bounded(self, raw: list) -> list:
         """``raw``, or a failed test once the program's outputs and values kept for the host pass
-        4 x ``max_output`` together (each test's alone is capped; 50 tests of 100 MB each made
-        the zygote hold them all)."""
+        4 x ``max_output`` characters together (each test's alone is capped; 50 tests of 100 MB
+        each made the zygote hold them all), or half the host's frame limit once escaped as JSON
+        (a control character takes 6 bytes: 60 MB of them made the reply too large to read)."""
         if raw[0] in ("stdout", "value"):
             self.kept += len(raw[1])
-            if self.kept > 4 * self.cap:
+            self.sent += len(encode_frame(raw[1])) if len(raw[1]) > 4096 else 6 * len(raw[1])
+            if self.kept > 4 * self.cap or self.sent > MAX_FRAME // 2:
                 return ["fail"]
         return raw
 
