@@ -147,3 +147,21 @@ def test_exec_checker_from_module(tmp_path, monkeypatch, ex):
                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
     assert "cannot load checker 'anyorder:nope'" in bad.stderr
+
+
+def test_exec_releases_its_lock_when_it_fails(tmp_path, monkeypatch):
+    from btp.execution import Executor
+
+    task = Task("add", "", (AssertTest("assert candidate(1, 2) == 3"),), entry_point="add")
+    _write(tmp_path / "t.jsonl", [task.to_json()])
+    _write(tmp_path / "p.jsonl", [{"task_id": "add", "program_id": "r", "program": "def add(a, b): return a + b"}])
+
+    def broken(self, pairs, progress=None):
+        raise RuntimeError("interrupted")
+
+    with monkeypatch.context() as m:
+        m.setattr(Executor, "run_batch", broken)
+        failed = _exec(tmp_path)  # kept: its traceback holds the command's frames
+    assert isinstance(failed.exception, RuntimeError)
+    again = _exec(tmp_path)
+    assert again.exit_code == 0, again.output

@@ -286,7 +286,9 @@ def test_programs_that_differ_in_meaning_never_share_a_result():
     task = Task("t", "", (AssertTest("assert candidate(2) == 4"),), entry_point="f")
     pairs = [(" def f(x):\n    return x * 2", "def f(x):\n    return x * 2"),
              ("def f(x):\n    return x + \\ \n        x", "def f(x):\n    return x + \\\n        x"),
-             ('def f(x):\n    return len("""a  \n""") + 1', 'def f(x):\n    return len("""a\n""") + 2')]
+             ('def f(x):\n    return len("""a  \n""") + 1', 'def f(x):\n    return len("""a\n""") + 2'),
+             # after a final backslash the blanks decide whether it compiles
+             ("def f(x):\n    return x * 2\ny = 1 \\\n", "def f(x):\n    return x * 2\ny = 1 \\\n    ")]
     for cache in (True, False):
         with Executor(ExecConfig(workers=1, cache=cache)) as one:
             for bad, good in pairs:
@@ -339,3 +341,15 @@ def test_output_of_control_characters_fails_without_breaking_the_worker():
         pid = one._workers[0].proc.pid
         got = one.run(task, ["import sys\nsys.stdout.write('\\x01' * (15 << 20))\n"])[0].outcomes
         assert got == (Outcome.FAIL,) * 4 and one._workers[0].proc.pid == pid
+
+
+def test_the_reply_size_bound_covers_the_escaped_size_of_any_text():
+    """A character escapes to at most 12 bytes (an astral one, as a surrogate pair): the zygote's
+    estimate must never be below the real size, or many tests can still overflow the frame."""
+    from btp.execution.protocol import encode
+    from btp.execution.zygote import _Run
+
+    for text in ("\U0001F600" * 4096, "\x01" * 4096, "\U0001F600" * 5000, "ok\n"):
+        run = _Run({"tests": [], "max_output": 1 << 30}, None)
+        run.bounded(["stdout", text])
+        assert run.sent >= len(encode(["stdout", text])), repr(text[:3])

@@ -90,6 +90,8 @@ def lock(path: Path):
     except BlockingIOError:
         handle.close()
         raise BtpError(f"another btp exec is writing {path}; wait for it or choose another --out") from None
+    except OSError:
+        pass  # a filesystem without locks: run unlocked
     return handle
 
 
@@ -128,33 +130,32 @@ def register(app: typer.Typer) -> None:
         items = load_inputs(tasks, programs)
         keys = [item_key(t, pid, p, cfg) for t, pid, p in items]
         partial = out.with_name(out.name + ".partial")
-        held = lock(partial)
-        done = read_partial(partial, {k: len(t.tests) for k, (t, _, _) in zip(keys, items)})
-        todo = [(k, t, p) for k, (t, _, p) in zip(keys, items) if k not in done]
-        console = Console(stderr=True)
-        if done and len(todo) < len(items):
-            console.print(f"resuming: {len(items) - len(todo)} of {len(items)} programs already in {partial}")
-        t0 = time.perf_counter()
-        if todo:
-            with Executor(cfg) as ex, progress_bar(console) as bar:
-                job = bar.add_task("exec", total=len(todo), info="")
-                step = CHUNK * workers
-                for i in range(0, len(todo), step):
-                    chunk = todo[i:i + step]
-                    results = ex.run_batch([(t, p) for _, t, p in chunk],
-                                           progress=lambda n: bar.update(job, advance=n))
-                    rows = [(k, r.to_json(k[0], k[1])) for (k, _, _), r in zip(chunk, results)]
-                    append_partial(partial, rows)
-                    done.update(rows)
-                    rate = (i + len(chunk)) / max(1e-9, time.perf_counter() - t0)
-                    bar.update(job, info=f"{rate:.1f} programs/s")
-        elapsed = time.perf_counter() - t0
-        tmp = out.with_name(out.name + ".tmp")
-        with tmp.open("w") as f:
-            f.write("".join(json.dumps(done[k]) + "\n" for k in keys))
-        tmp.replace(out)
-        partial.unlink(missing_ok=True)
-        held.close()
+        with lock(partial):  # released however this ends
+            done = read_partial(partial, {k: len(t.tests) for k, (t, _, _) in zip(keys, items)})
+            todo = [(k, t, p) for k, (t, _, p) in zip(keys, items) if k not in done]
+            console = Console(stderr=True)
+            if done and len(todo) < len(items):
+                console.print(f"resuming: {len(items) - len(todo)} of {len(items)} programs already in {partial}")
+            t0 = time.perf_counter()
+            if todo:
+                with Executor(cfg) as ex, progress_bar(console) as bar:
+                    job = bar.add_task("exec", total=len(todo), info="")
+                    step = CHUNK * workers
+                    for i in range(0, len(todo), step):
+                        chunk = todo[i:i + step]
+                        results = ex.run_batch([(t, p) for _, t, p in chunk],
+                                               progress=lambda n: bar.update(job, advance=n))
+                        rows = [(k, r.to_json(k[0], k[1])) for (k, _, _), r in zip(chunk, results)]
+                        append_partial(partial, rows)
+                        done.update(rows)
+                        rate = (i + len(chunk)) / max(1e-9, time.perf_counter() - t0)
+                        bar.update(job, info=f"{rate:.1f} programs/s")
+            elapsed = time.perf_counter() - t0
+            tmp = out.with_name(out.name + ".tmp")
+            with tmp.open("w") as f:
+                f.write("".join(json.dumps(done[k]) + "\n" for k in keys))
+            tmp.replace(out)
+            partial.unlink(missing_ok=True)
         kinds = Counter(o for k in keys for o in done[k]["outcomes"])
         by_kind = ", ".join(f"{o.value} {kinds[o.value]}" for o in Outcome if kinds[o.value])
         rate = len(todo) / elapsed if todo and elapsed > 0 else 0.0

@@ -23,7 +23,9 @@ def normalize_program(program: str) -> str:
     reads them (CRLF and CR are LF) and trailing blanks at the very end. Nothing else: an indent,
     a space after a backslash or inside a string literal, a U+2028 do change it (a broken
     program once shared its key, and so its verdict, with a correct one)."""
-    return program.replace("\r\n", "\n").replace("\r", "\n").rstrip(" \t\n")
+    text = program.replace("\r\n", "\n").replace("\r", "\n").rstrip(" \t\n")
+    # after a final backslash the blanks matter ("x = 1 \\\n" fails to compile, "x = 1 \\\n  " does not)
+    return program if text.endswith("\\") else text
 
 
 def cache_key(task: Task, program: str, cfg: ExecConfig) -> str:
