@@ -234,13 +234,15 @@ def _program_exception(name, args) -> Exception:
         args = decode(args)
     except (BadValue, ValueError, TypeError, RecursionError):
         args = None
-    for make in ((lambda: exc(*args)) if type(args) is tuple else None, lambda: exc("raised by the program")):
+    if type(args) is tuple:
         try:
-            if make is not None:
-                return make()
-        except Exception:  # noqa: BLE001 - args this class does not take (UnicodeError's five, ExceptionGroup)
+            return exc(*args)
+        except Exception:  # noqa: BLE001 - args this class does not take (UnicodeError's five)
             pass
-    return ProgramError("raised by the program")
+    try:
+        return exc("raised by the program")
+    except Exception:  # noqa: BLE001 - a class that takes no plain message (ExceptionGroup)
+        return ProgramError("raised by the program")
 
 
 def _update_in_place(arg, after) -> None:

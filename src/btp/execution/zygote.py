@@ -384,9 +384,10 @@ class _Run:
         each made the zygote hold them all), or half the host's frame limit once escaped as JSON
         (a control character takes 6 bytes: 60 MB of them made the reply too large to read)."""
         if raw[0] in ("stdout", "value"):
-            self.kept += len(raw[1])
-            text = raw[1]  # escaped, a character takes at most 12 bytes (an astral one: a surrogate pair)
-            self.sent += 32 + (len(encode_frame(text)) if len(text) > 4096 else 12 * len(text))  # + its list
+            text = raw[1]
+            self.kept += len(text)
+            # escaped, a character takes at most 12 bytes (an astral one: a surrogate pair); + its list
+            self.sent += 32 + (len(encode_frame(text)) if len(text) > 4096 else 12 * len(text))
             if self.kept > 4 * self.cap or self.sent > MAX_FRAME // 2:
                 return ["fail"]
         return raw
