@@ -194,19 +194,25 @@ def _drop_privileges():
     os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
 
 
-def _unprivileged(items: list, one_by_one: bool = False) -> list:
-    """Outcomes of (name, task, program) items run by an Executor in a process of uid 12345."""
+def _script(script: str, stdin: str, unprivileged: bool = True) -> dict:
+    """The JSON that ``script`` prints, run by this interpreter in a process of uid 12345 (or as
+    the current user); it must print the uid it ran as under "uid"."""
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    kwargs = {"preexec_fn": _drop_privileges} if os.getuid() == 0 else {}
-    proc = subprocess.run([sys.executable, "-c", RUN_CASES], input=json.dumps([items, one_by_one]),
-                          capture_output=True, text=True, env=env, cwd="/", timeout=300, **kwargs)
+    kwargs = {"preexec_fn": _drop_privileges} if unprivileged and os.getuid() == 0 else {}
+    proc = subprocess.run([sys.executable, "-c", script], input=stdin, capture_output=True, text=True,
+                          env=env, cwd="/", timeout=300, **kwargs)
     if "namespaces" in proc.stderr and "unavailable" in proc.stderr:
         pytest.skip("user namespaces unavailable to unprivileged users here")
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
-    assert out["uid"] != 0
-    return out["outcomes"]
+    assert (out["uid"] != 0) if unprivileged else out["uid"] == os.getuid()
+    return out
+
+
+def _unprivileged(items: list, one_by_one: bool = False) -> list:
+    """Outcomes of (name, task, program) items run by an Executor in a process of uid 12345."""
+    return _script(RUN_CASES, json.dumps([items, one_by_one]))["outcomes"]
 
 
 def test_next_program_unaffected_as_unprivileged_user():
@@ -219,6 +225,53 @@ def test_attacks_as_unprivileged_user_all_cases():
         assert len(got) == len(allowed), (name, got)
         for o, ok in zip(got, allowed):
             assert o in ok, f"unprivileged {name}: got {o!r}, allowed {sorted(ok)}"
+
+
+LOADED = r"""
+import json, os, subprocess, sys, time
+from btp.execution import ExecConfig, Executor
+from btp.tasks.types import AssertTest, Task
+cpu = min(os.sched_getaffinity(0))
+os.sched_setaffinity(0, {cpu})  # the worker inherits it: the spinners below share its one CPU
+task = Task("load", "", (AssertTest("assert candidate() == 1"),), entry_point="f")
+compute = ("import time\ndef f():\n    t = time.process_time()\n"
+           "    while time.process_time() - t < 0.5:\n        pass\n    return 1\n")
+sleep = "import time\ndef f():\n    time.sleep(60)\n    return 1\n"
+t, n = time.process_time(), 0
+while time.process_time() - t < 0.1:
+    n += 1
+# an assert whose own work (about 0.4 s of CPU) runs in the judge, not in the program
+heavy = Task("heavy", "", (AssertTest(f"assert candidate() == sum(1 for _ in range({n * 120}))"),),
+             entry_point="f")
+out = {"uid": os.getuid()}
+cfg = ExecConfig(workers=1, timeout=1.0, wall_factor=3.0, cache=False)
+with Executor(cfg) as ex:
+    out["quiet"] = [o.value for o in ex.run(task, [compute])[0].outcomes]
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(12)]
+    try:
+        for name, t, program in (("loaded", task, compute), ("judged", heavy, f"def f(): return {n * 120}"),
+                                 ("slept", task, sleep)):
+            t0 = time.monotonic()
+            out[name] = [o.value for o in ex.run(t, [program])[0].outcomes]
+            out[name + "_s"] = time.monotonic() - t0
+    finally:
+        for p in spin:
+            p.kill()
+out["wall"] = cfg.wall
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["current_user", "unprivileged"])
+def test_load_does_not_turn_a_computing_program_into_a_timeout(unprivileged):
+    """A correct program that needs half of its 1 s CPU budget, on a CPU shared with 12 busy
+    processes: it takes longer than the 4 s wall-clock backstop, yet still passes (its time
+    waiting for the CPU does not count), as does an assert whose own work in the judge takes as
+    long; a program that sleeps still meets the backstop."""
+    out = _script(LOADED, "", unprivileged)
+    assert out["quiet"] == out["loaded"] == out["judged"] == ["pass"], out
+    assert min(out["loaded_s"], out["judged_s"]) > out["wall"], f"the load was too light to test this: {out}"
+    assert out["slept"] == ["timeout"] and out["slept_s"] < out["wall"] + 3, out
 
 
 def test_programs_cannot_stall_or_crash_the_zygote():
@@ -238,6 +291,9 @@ def test_programs_cannot_stall_or_crash_the_zygote():
                "    while True: os.write(fd, b'x' * 65536)\nexcept BlockingIOError:\n    pass\n" + swap_fd3 +
                "def f(x): return x + 1\n"),
         (call, "import os, struct\nos.write(4, struct.pack('>I', 100000) + b'[' * 100000)\ndef f(x): return x + 1\n"),
+        # waiting for a CPU moves the backstop: children that keep the program waiting move it
+        # only up to wall_cap (each is stopped by its own CPU limit or by the backstop)
+        (call, "import os\nfor _ in range(20):\n    if os.fork() == 0:\n        break\nwhile True: pass\n"),
     ]
     cfg = ExecConfig(workers=1, timeout=0.5, wall_factor=1.0, cache=False)
     with Executor(cfg) as one:
@@ -245,7 +301,7 @@ def test_programs_cannot_stall_or_crash_the_zygote():
         for task, program in attacks:
             t0 = time.monotonic()
             bad = one.run(task, [program])[0]
-            assert time.monotonic() - t0 < cfg.wall + 3, program
+            assert time.monotonic() - t0 < (cfg.wall_cap if "fork" in program else cfg.wall) + 3, program
             assert Outcome.PASS not in bad.outcomes[1:], (program, bad.outcomes)
             assert one.run(call, ["def f(x): return x + 1\n"])[0].outcomes == (Outcome.PASS, Outcome.PASS)
             assert one._workers[0].proc.pid == pid, "the worker was restarted"

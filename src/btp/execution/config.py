@@ -20,13 +20,19 @@ DEFAULT_PRELOAD = (
 Checker = Callable[[str, str, str], bool]  # (stdin, expected stdout, actual stdout) -> correct?
 
 
+STRETCH = 4  # waiting for a CPU moves the wall-clock backstop, up to STRETCH x its time
+
+
 @dataclass(frozen=True)
 class ExecConfig:
     """How programs are run and judged.
 
     workers: warm sandboxed worker processes (parallel programs).
     timeout: CPU seconds per program (all of its tests together). A wall-clock backstop of
-        ``timeout * wall_factor + 1`` seconds catches programs that sleep or block.
+        ``timeout * wall_factor + 1`` seconds catches programs that sleep or block; time the
+        program, the zygote and the judge spend waiting for a CPU does not count (so a loaded
+        machine does not turn a computing program's verdict into a timeout), up to
+        ``STRETCH`` times that backstop.
     memory_mb: data-segment limit (RLIMIT_DATA) per process: heap and anonymous mappings, so
         numpy's large virtual reservations do not count, but what a program allocates does.
     profile: stdout comparison for stdio tests: a name from ``compare.PROFILES``
@@ -78,3 +84,8 @@ class ExecConfig:
     @property
     def wall(self) -> float:
         return self.timeout * self.wall_factor + 1.0
+
+    @property
+    def wall_cap(self) -> float:
+        """The latest a program is stopped, however loaded the machine."""
+        return self.wall * STRETCH

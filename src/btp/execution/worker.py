@@ -134,14 +134,14 @@ class Worker:
         req = {
             "id": self._next_id, "program": program, "setup": task.setup or "",
             "entry_point": task.entry_point, "tests": encode_tests(task),
-            "timeout": cfg.timeout, "wall": cfg.wall, "memory_mb": cfg.memory_mb,
+            "timeout": cfg.timeout, "wall": cfg.wall, "wall_cap": cfg.wall_cap, "memory_mb": cfg.memory_mb,
             "max_output": cfg.max_output_mb * 1024 * 1024,
         }
         if self.proc is None:  # a restart that failed earlier: try again (raises BtpError if it fails)
             self.start()
         try:
             send(self.proc.stdin.fileno(), req)
-            resp = self.reader.read(time.monotonic() + cfg.wall + cfg.timeout + 35)  # + the judge's grace
+            resp = self.reader.read(time.monotonic() + cfg.wall_cap + cfg.timeout + 35)  # + the judge's grace
         except (OSError, ValueError, TimeoutError, FrameError) as e:
             self.restart()
             raise WorkerDied(str(e)) from None

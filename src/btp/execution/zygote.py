@@ -109,6 +109,7 @@ class Judge:
         self.reader = Reader(res_r)
         self.busy = False  # a test was sent and its verdict not read yet
         self.grown = False  # the judge asked for a fresh worker (it grew past its allowance)
+        self.sched: tuple[int, ...] = ()  # schedstat files of the zygote and the judge (Deadline)
 
     @property
     def program_ends(self) -> tuple[int, int]:
@@ -122,7 +123,7 @@ class Judge:
         send(self.cmd_w, {"code": code})
         self.busy = True
 
-    def verdict(self, deadline: float, child: Child | None = None, cap: int = 0) -> str:
+    def verdict(self, deadline: Deadline, child: Child | None = None, cap: int = 0) -> str:
         """The running test's verdict. Meanwhile drains ``child``'s stdout and raises Death("dead")
         if it exits, Death("timeout") past ``deadline``; JudgeGone if the judge is gone."""
         while True:
@@ -154,9 +155,9 @@ class Judge:
         it watches during every call) and empty the call pipe until it sends the test's verdict
         (its CPU limit bounds the wait), so the next program starts clean."""
         send(self.cmd_w, ["abort"])
-        deadline = time.monotonic() + grace
+        deadline = Deadline(grace)
         while self.busy:
-            left = deadline - time.monotonic()
+            left = deadline.left()
             ready = select.select([self.res_r, self.call_r], [], [], left)[0] if left > 0 else []
             if not ready:
                 raise JudgeGone("judge did not finish an aborted test")
@@ -187,7 +188,7 @@ class Death(Exception):
         self.outcome = outcome
 
 
-def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
+def _await(child: Child, nonce: str, deadline: Deadline, cap: int) -> list:
     """The next frame from ``child`` carrying ``nonce``; raises Death on anything else."""
     dead = False
     while True:
@@ -218,7 +219,80 @@ def _await(child: Child, nonce: str, deadline: float, cap: int) -> list:
 POLL = 0.02  # seconds between checks of the program's total memory while it runs
 
 
-def _select(fds: list, deadline: float, child: Child | None) -> list:
+def run_delay(fd: int) -> float:
+    """Seconds the task behind ``fd`` (its open /proc .../schedstat) was runnable but waiting for
+    a CPU; 0 if unreadable."""
+    try:
+        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _open_schedstat(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # a kernel without CONFIG_SCHED_INFO: the backstop is plain wall time
+
+
+def program_delay(pid: int) -> float:
+    """Run delay (seconds) of every thread of process ``pid``."""
+    total = 0.0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0  # exited meanwhile
+    for tid in tids:
+        try:
+            fd = os.open(f"/proc/{pid}/task/{tid}/schedstat", os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            total += run_delay(fd)
+        finally:
+            os.close(fd)
+    return total
+
+
+class Deadline:
+    """The wall-clock backstop of one program: ``wall`` seconds after its start, plus the time the
+    program process (its threads), the zygote and the judge spent runnable but waiting for a CPU
+    (the kernel's run delay). On a loaded machine a program that computes is then stopped by its
+    CPU limit, as on a quiet one, and one that sleeps or blocks by the backstop; never later than
+    ``cap`` seconds after its start. Processes the program forks do not move it (a program that
+    sleeps while its children spin would otherwise hold its worker until ``cap``).
+
+    ``sched`` holds open schedstat files of the long-lived zygote and judge (their delay counts
+    from now); without it this is a plain deadline. Read only when the nominal time has come."""
+
+    def __init__(self, wall: float, sched: tuple[int, ...] = (), cap: float = 0.0) -> None:
+        self.started = time.monotonic()
+        self.wall = wall
+        self.cap = max(cap, wall)
+        self.at = self.started + wall
+        self.sched = sched
+        self.base = sum(run_delay(fd) for fd in sched)
+        self.pid = 0  # the program process of the moment, set by run_request (its delay counts)
+        self.banked = 0.0  # delay of program processes that died part-way (stdio tests)
+
+    def bank(self) -> None:
+        """Keep the delay of the program process ``pid``, which died: read before it is reaped
+        (its /proc entry goes then); the next one starts from 0."""
+        if self.sched and self.pid:
+            self.banked += program_delay(self.pid)
+        self.pid = 0
+
+    def left(self) -> float:
+        """Seconds to the backstop (<= 0: it has come), moved later by the delay seen so far."""
+        now = time.monotonic()
+        if now >= self.at and self.sched:
+            waited = (sum(run_delay(fd) for fd in self.sched) - self.base + self.banked
+                      + (program_delay(self.pid) if self.pid else 0.0))
+            self.at = max(self.at, min(self.started + self.wall + waited, self.started + self.cap))
+        return self.at - now
+
+
+def _select(fds: list, deadline: Deadline, child: Child | None) -> list:
     """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
     if ``child``'s program holds more than its limit (``program_memory``, checked every POLL s
     however busy the fds keep us)."""
@@ -229,15 +303,15 @@ def _select(fds: list, deadline: float, child: Child | None) -> list:
             return ready
 
 
-def _wait_time(child: Child | None, deadline: float) -> float:
+def _wait_time(child: Child | None, deadline: Deadline) -> float:
     """How long the zygote may block now: Death("timeout") past ``deadline``; Death("memory") if
     ``child``'s program is over its limit (checked when POLL s have passed since the last check)."""
-    now = time.monotonic()
-    left = deadline - now
+    left = deadline.left()
     if left <= 0:
         raise Death("timeout")
     if child is None:
         return left
+    now = time.monotonic()
     if now >= child.next_check:
         if program_memory(child.pid) > child.memory:
             raise Death("memory")
@@ -277,7 +351,7 @@ def program_memory(program_pid: int) -> int:
     return kb * 1024
 
 
-def _send(child: Child, obj, deadline: float, cap: int) -> None:
+def _send(child: Child, obj, deadline: Deadline, cap: int) -> None:
     """Write a command to the program process, draining its stdout meanwhile; a program that stops
     reading (or fills its command pipe itself, through /proc/self/fd) is a Death at ``deadline``,
     not a zygote blocked in write()."""
@@ -348,7 +422,7 @@ class _Run:
         self.judge = judge
         self.judge_started = False  # told about this program (at its first assert test)
 
-    def drive(self, child: Child, budget: float, deadline: float) -> None:
+    def drive(self, child: Child, budget: float, deadline: Deadline) -> None:
         req = self.req
         child.memory = req["memory_mb"] * 1024 * 1024
         child.next_check = time.monotonic() + POLL  # programs done within POLL are never polled
@@ -392,7 +466,7 @@ class _Run:
                 return ["fail"]
         return raw
 
-    def judged(self, child: Child, code: str, budget: float, deadline: float) -> list | None:
+    def judged(self, child: Child, code: str, budget: float, deadline: Deadline) -> list | None:
         """Run one assert test in the judge (its calls go straight to the program); None = hand
         the test back to run in the program's interpreter."""
         judge = self.judge
@@ -417,14 +491,15 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
     are independent runs, so after a death that is not a timeout the next one gets a fresh process.
     """
     run = _Run(req, judge)
-    started = time.monotonic()
-    deadline = started + req["wall"]
+    deadline = Deadline(req["wall"], judge.sched, req["wall_cap"])
     budget = float(req["timeout"])
     while run.i < run.n:
         child = child or Child(shared)
+        deadline.pid = child.pid
         try:
             run.drive(child, budget, deadline)
         except (Death, OSError) as e:
+            deadline.bank()
             cause = _death_outcome(child, req, budget, e)
             i = run.i
             if i < run.n and run.tests[i][0] == "stdio" and cause != "timeout":
@@ -442,10 +517,10 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
             child.close()
             child = None
             kill_all()  # what it forked must not live on into the next test's process
-        if run.i < run.n and (budget <= 0 or time.monotonic() >= deadline):
+        if run.i < run.n and (budget <= 0 or deadline.left() <= 0):
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - deadline.started
     if judge.busy:
         judge.settle(grace=float(req["timeout"]) + 5.0)
     if child is not None:
@@ -524,6 +599,8 @@ def serve(spec: dict) -> None:
     for fd in (spec["judge_go"], spec["judge_ready"]):
         os.close(fd)
     judge = Judge(*spec["judge_fds"], *spec["call_fds"])
+    judge.sched = tuple(fd for fd in (_open_schedstat("/proc/self/schedstat"), spec.get("judge_sched"))
+                        if fd is not None)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
