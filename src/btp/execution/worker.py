@@ -141,7 +141,7 @@ class Worker:
             self.start()
         try:
             send(self.proc.stdin.fileno(), req)
-            resp = self.reader.read(time.monotonic() + cfg.wall_cap + cfg.timeout + 35)  # + the judge's grace
+            resp = self.reader.read(time.monotonic() + 2 * cfg.wall_cap + 35)  # the program, then the judge's grace
         except (OSError, ValueError, TimeoutError, FrameError) as e:
             self.restart()
             raise WorkerDied(str(e)) from None

@@ -150,12 +150,13 @@ class Judge:
             elif child is not None and child.pidfd in ready:
                 raise Death("dead")
 
-    def settle(self, grace: float) -> None:
+    def settle(self, grace: float, cap: float) -> None:
         """After giving up on a program mid-test: tell the judge (a frame on its command pipe, which
         it watches during every call) and empty the call pipe until it sends the test's verdict
-        (its CPU limit bounds the wait), so the next program starts clean."""
+        (its CPU limit bounds the wait, so ``grace`` only grows by its and our run delay, up to
+        ``cap``), so the next program starts clean."""
         send(self.cmd_w, ["abort"])
-        deadline = Deadline(grace)
+        deadline = Deadline(grace, self.sched, cap)
         while self.busy:
             left = deadline.left()
             ready = select.select([self.res_r, self.call_r], [], [], left)[0] if left > 0 else []
@@ -522,7 +523,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
             break
     seconds = time.monotonic() - deadline.started
     if judge.busy:
-        judge.settle(grace=float(req["timeout"]) + 5.0)
+        judge.settle(grace=float(req["timeout"]) + 5.0, cap=req["wall_cap"])
     if child is not None:
         child.close()  # finished normally; killed and reaped by kill_all() with everything else
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}
