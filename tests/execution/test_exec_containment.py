@@ -159,6 +159,30 @@ def test_a_program_cannot_change_what_the_next_one_gets():
         _check_sequence([[o.value for o in one.run(Task.from_json(t), [p])[0].outcomes] for t, p in SEQUENCE])
 
 
+# A program's process is a fork of the zygote, which ran the programs before it. An assert test's
+# code holds its expected values: the canary below is in the first task's test only (its correct
+# program builds it at run time). The second program counts the canary's copies in every
+# writable mapping of its own memory (raw bytes, so frames, gc objects and freed memory alike);
+# its one copy is its own constant. Before tests reached the zygote sealed there were 4.
+LEAK_SEQUENCE = [
+    (cases.assert_task("assert candidate() == 'LEAK-CANARY-7f3a'"), "def f():\n    return 'LEAK-' + 'CANARY-7f3a'\n"),
+    (cases.assert_task("assert candidate() == 1"),
+     "import ctypes, re\ndef f():\n    needle = b'LEAK-' b'CANARY-7f3a'\n    pat = re.compile(re.escape(needle))\n"
+     "    n = 0\n    for line in open('/proc/self/maps'):\n        parts = line.split()\n"
+     "        lo, hi = (int(v, 16) for v in parts[0].split('-'))\n"
+     "        if parts[1].startswith('rw') and not line.rstrip().endswith(('[vvar]', '[vsyscall]')):\n"
+     "            n += len(pat.findall(memoryview((ctypes.c_char * (hi - lo)).from_address(lo))))\n"
+     "    return n\n"),
+]
+
+
+def test_a_program_finds_no_earlier_test_in_its_memory():
+    with Executor(ExecConfig(workers=1, cache=False)) as one:
+        got = [[o.value for o in one.run(Task.from_json(t), [p])[0].outcomes] for t, p in LEAK_SEQUENCE]
+    assert got == [["pass"], ["pass"]]
+    assert _unprivileged([("leak", t, p) for t, p in LEAK_SEQUENCE], one_by_one=True) == [["pass"], ["pass"]]
+
+
 # ---- the same cases as an unprivileged user ------------------------------------------------
 
 RUN_CASES = r"""

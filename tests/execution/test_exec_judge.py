@@ -66,9 +66,13 @@ def test_entry_point_named_like_a_builtin(ex):
 
 
 def test_test_passing_a_function_runs_in_the_program_interpreter(ex):
-    task = atask("assert candidate(lambda x: x * 3, 2) == 6", "assert candidate(abs, -2) == 2")
+    """The handed-back test's code reaches the program from the judge (the zygote holds it
+    sealed): each test runs as written, in order, also one larger than a pipe's buffer."""
+    big = "#" + "x" * 200_000 + "\nassert candidate(lambda x: x * 3, 4) == 12"
+    task = atask("assert candidate(lambda x: x * 3, 2) == 6", "assert candidate(abs, -2) == 2",
+                 "assert candidate(lambda x: x * 3, 2) == 7", big, "assert candidate(lambda x: x, 1) == 2")
     [result] = ex.run(task, ["def f(g, x): return g(x)"])
-    assert result.outcomes == (P, P)
+    assert result.outcomes == (P, P, F, P, F)
 
 
 def test_decoder_builds_only_builtin_objects_and_rejects_anything_else():

@@ -238,12 +238,17 @@ def start_judge() -> tuple[int, dict]:
             # our /proc/<pid>/status: after the pivot /proc is the programs' PID namespace's, where
             # the judge has no pid (it reads its memory use there before each program)
             status_fd = os.open(f"/proc/{os.getpid()}/status", os.O_RDONLY)
+            # the key the host seals assert tests with (protocol.seal): made here, after the fork,
+            # and told only to the host (our stdout is still boot's), so the zygote, and every
+            # program forked from it, never holds it
+            key = os.urandom(32)
+            os.write(1, b"K" + key.hex().encode() + b"\n")
             os.write(ready_w, b"S")  # opened: boot may go on (and the zygote pivot)
             if os.read(go_r, 1) != b"G":
                 os._exit(0)
             from btp.execution.judge import serve
 
-            serve(cmd_r, res_w, call_w, back_r, status_fd, ready_fd=ready_w)
+            serve(cmd_r, res_w, call_w, back_r, status_fd, key, ready_fd=ready_w)
         except BaseException as e:  # noqa: BLE001 - reported by the zygote as the worker's start error
             os.write(ready_w, f"E{type(e).__name__}: {e}".encode()[:500])
         finally:

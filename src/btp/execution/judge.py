@@ -32,7 +32,7 @@ import signal
 import sys
 
 from btp.execution import linux
-from btp.execution.protocol import FrameError, Reader, send
+from btp.execution.protocol import FrameError, Reader, send, unseal
 from btp.execution.runner import (
     BACK_FD,
     CALL_FD,
@@ -371,15 +371,17 @@ class Program:
             return _verdict(e)
 
 
-def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *,
+def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, key: bytes, *,
           ready_fd: int | None = None) -> None:
     """The judge's loop; never returns. Started once per worker by ``boot``, outside the programs'
     PID namespace (they cannot see, signal or trace it), and kept for every program.
 
     The zygote sends (fds 3/4): ``{"head": {...}}`` starts a program (fresh test namespace),
-    ``{"code": ...}`` runs one test and is answered ``["verdict", status]`` (``+ ["restart"]`` when
+    ``{"code": ...}`` runs one test (sealed by the host with ``key``: the zygote cannot read it)
+    and is answered ``["verdict", status]`` (``+ ["restart"]`` when
     the judge has grown too much: the zygote passes that on, and the host replaces the worker after
-    this program). The test's calls to
+    this program). A test handed back to the program ("inprocess") goes to the program from here,
+    as ``{"test": code}`` on its call pipe, never through the zygote. The test's calls to
     the program go straight to it (fds 5/6, ``Channel``). Each test's CPU time is limited by the
     program's budget (``ITIMER_PROF``), so a looping test ends as ``timeout``.
     """
@@ -410,4 +412,8 @@ def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, *,
             channel.reset()
             program = Program(msg["head"], channel)
         elif isinstance(msg, dict) and "code" in msg and program is not None:
-            send(RES_FD, ["verdict", program.run(msg["code"])] + (["restart"] if program.grown else []))
+            code = unseal(key, msg["code"])
+            verdict = program.run(code)
+            if verdict == "inprocess":
+                send(CALL_FD, {"test": code})  # before the verdict: the program reads it next
+            send(RES_FD, ["verdict", verdict] + (["restart"] if program.grown else []))

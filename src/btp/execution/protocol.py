@@ -6,6 +6,8 @@ Used on both channels: host <-> sandbox worker, and worker <-> program process. 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import select
@@ -86,3 +88,29 @@ class Reader:
                 if not ready:
                     continue
             self.feed()
+
+
+def _pad(key: bytes, nonce: str, data: bytes) -> bytes:
+    stream = hashlib.shake_256(key + b"\0" + nonce.encode()).digest(len(data))
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(len(data), "little")
+
+
+def seal(key: bytes, nonce: str, text: str) -> str:
+    """``text`` (an assert test's code: the expected values are in it) encrypted for the judge.
+
+    The host seals each assert test with the judge's key (the judge made it and told only the
+    host); the zygote relays the sealed text without being able to read it. Every program process
+    is a fork of the zygote, so what the zygote once read stays in each later program's memory:
+    plain tests there would show a program the expected values of the tests run before it (beams
+    of the same task run one after another). ``nonce`` must never repeat under one key."""
+    data = text.encode("utf-8", "surrogatepass")
+    return nonce + ":" + base64.b64encode(_pad(key, nonce, data)).decode("ascii")
+
+
+def unseal(key: bytes, sealed: str) -> str:
+    """The text ``seal`` sealed; ValueError if ``sealed`` is not one."""
+    nonce, sep, body = sealed.rpartition(":")
+    if not sep:
+        raise ValueError("not a sealed text")
+    data = base64.b64decode(body, validate=True)
+    return _pad(key, nonce, data).decode("utf-8", "surrogatepass")

@@ -13,7 +13,7 @@ import time
 import btp
 from btp.errors import BtpError
 from btp.execution.config import ExecConfig
-from btp.execution.protocol import FrameError, Reader, send
+from btp.execution.protocol import FrameError, Reader, seal, send
 from btp.tasks.types import AssertTest, CallTest, Task
 
 SANDBOX_UID = 65534  # outside uid of a sandbox started by root: nobody
@@ -46,12 +46,14 @@ def _write_maps(pid: int) -> None:
         f.write(gid_map)
 
 
-def encode_tests(task: Task) -> list:
-    """What the sandbox gets of each test: never an expected output."""
+def encode_tests(task: Task, key: bytes, request: int) -> list:
+    """What the sandbox gets of each test: never an expected output. An assert test's code holds
+    its expected values: it is sealed for the judge (``protocol.seal``), never readable by the
+    zygote, whose memory every later program process starts from."""
     out = []
-    for t in task.tests:
+    for i, t in enumerate(task.tests):
         if isinstance(t, AssertTest):
-            out.append(["assert", t.code])
+            out.append(["assert", seal(key, f"{request}.{i}", t.code)])
         elif isinstance(t, CallTest):
             out.append(["call", list(t.args)])
         else:
@@ -66,7 +68,8 @@ class Worker:
         self.cfg = cfg
         self.proc: subprocess.Popen | None = None
         self.root: str | None = None
-        self._next_id = 0
+        self._next_id = 0  # request ids: with the test's index, the nonce of each sealed test
+        self.key = b""  # the judge's key (protocol.seal), told to us when it starts
         if start:
             self.start()
 
@@ -104,8 +107,15 @@ class Worker:
         self.proc.stdin.write(b"G\n")
 
     def wait_ready(self) -> None:
-        """Block until the zygote says it is ready; boot errors arrive as an "E ..." line instead."""
+        """Block until the zygote says it is ready; boot errors arrive as an "E ..." line instead.
+        Before that the judge tells us its key ("K <hex>" line)."""
         head = self.proc.stdout.read(1) or b""
+        if head == b"K":
+            try:
+                self.key = bytes.fromhex(self.proc.stdout.readline().decode("ascii").strip())
+            except ValueError:
+                self._fail_start(b"")
+            head = self.proc.stdout.read(1) or b""
         if head == b"E":
             self._fail_start(head + self.proc.stdout.readline())
         self.reader.buf += head
@@ -113,7 +123,7 @@ class Worker:
             ready = self.reader.read(time.monotonic() + 120)
         except (TimeoutError, FrameError):
             ready = None
-        if not ready:
+        if not ready or len(self.key) != 32:
             self._fail_start(b"")
 
     def _fail_start(self, line: bytes) -> None:
@@ -130,15 +140,15 @@ class Worker:
     def run(self, task: Task, program: str) -> dict:
         """Raw results of one program: ``{"raw": [[status, ...], ...], "seconds", "cpu"}``."""
         cfg = self.cfg
+        if self.proc is None:  # a restart that failed earlier: try again (raises BtpError if it fails)
+            self.start()  # (first: the tests are sealed with its judge's key)
         self._next_id += 1
         req = {
             "id": self._next_id, "program": program, "setup": task.setup or "",
-            "entry_point": task.entry_point, "tests": encode_tests(task),
+            "entry_point": task.entry_point, "tests": encode_tests(task, self.key, self._next_id),
             "timeout": cfg.timeout, "wall": cfg.wall, "wall_cap": cfg.wall_cap, "memory_mb": cfg.memory_mb,
             "max_output": cfg.max_output_mb * 1024 * 1024,
         }
-        if self.proc is None:  # a restart that failed earlier: try again (raises BtpError if it fails)
-            self.start()
         try:
             send(self.proc.stdin.fileno(), req)
             resp = self.reader.read(time.monotonic() + 2 * cfg.wall_cap + 35)  # the program, then the judge's grace

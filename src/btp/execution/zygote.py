@@ -445,7 +445,9 @@ class _Run:
             raw = self.judged(child, payload, budget, deadline) if kind == "assert" else None
             if raw is None:  # not an assert test, or one the judge hands back
                 nonce = os.urandom(16).hex()
-                _send(child, {"nonce": nonce, "kind": kind, "payload": payload}, deadline, self.cap)
+                # a handed-back test's code goes to the program from the judge (we hold it sealed)
+                _send(child, {"nonce": nonce, "kind": kind, "payload": None if kind == "assert" else payload},
+                      deadline, self.cap)
                 reply = _await(child, nonce, deadline, self.cap)
                 raw = _reply_to_raw(kind, reply, child, self.cap)
                 if kind == "assert":
@@ -645,7 +647,11 @@ def serve(spec: dict) -> None:
         if judge.grown:
             resp["restart"] = True  # the host replaces this worker after this program
         send(host_out, resp)
-        if resp.get("restart"):
+        restart = resp.get("restart")
+        # the next program process is a fork of us: it must find nothing of this program (its
+        # text, outputs, verdicts) through our frames or gc.get_objects() (the tests are sealed)
+        del req, resp
+        if restart:
             break
         child = Child(shared)
     kill_all()
