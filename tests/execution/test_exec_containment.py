@@ -159,28 +159,33 @@ def test_a_program_cannot_change_what_the_next_one_gets():
         _check_sequence([[o.value for o in one.run(Task.from_json(t), [p])[0].outcomes] for t, p in SEQUENCE])
 
 
-# A program's process is a fork of the zygote, which ran the programs before it. An assert test's
-# code holds its expected values: the canary below is in the first task's test only (its correct
-# program builds it at run time). The second program counts the canary's copies in every
-# writable mapping of its own memory (raw bytes, so frames, gc objects and freed memory alike);
-# its one copy is its own constant. Before tests reached the zygote sealed there were 4.
+# What the programs before it on its worker were, said and were tested with: the first task's
+# test and its program's text hold one canary, the stdio program's output (built at run time)
+# another. The last program counts each canary's copies in every writable mapping of its own
+# memory (raw bytes: frames, gc objects and freed memory alike); its one copy of each is its own
+# constant. When program processes were forks of the zygote, which reads every request and
+# output, it found 3 and 3 (2 and 2 once assert tests reached the zygote sealed).
 LEAK_SEQUENCE = [
-    (cases.assert_task("assert candidate() == 'LEAK-CANARY-7f3a'"), "def f():\n    return 'LEAK-' + 'CANARY-7f3a'\n"),
-    (cases.assert_task("assert candidate() == 1"),
-     "import ctypes, re\ndef f():\n    needle = b'LEAK-' b'CANARY-7f3a'\n    pat = re.compile(re.escape(needle))\n"
-     "    n = 0\n    for line in open('/proc/self/maps'):\n        parts = line.split()\n"
-     "        lo, hi = (int(v, 16) for v in parts[0].split('-'))\n"
-     "        if parts[1].startswith('rw') and not line.rstrip().endswith(('[vvar]', '[vsyscall]')):\n"
-     "            n += len(pat.findall(memoryview((ctypes.c_char * (hi - lo)).from_address(lo))))\n"
-     "    return n\n"),
+    (cases.assert_task("assert candidate() == 'LEAK-CANARY-7f3a'"), "def f():\n    return 'LEAK-CANARY-7f3a'\n"),
+    (cases.stdio_task(("", "OUT-CANARY-c0de")), "print('OUT-' + 'CANARY-c0de')\n"),
+    (cases.assert_task("assert candidate() == [1, 1]"),
+     "import ctypes, re\ndef f():\n    counts = []\n"
+     "    for needle in (b'LEAK-' b'CANARY-7f3a', b'OUT-' b'CANARY-c0de'):\n"
+     "        pat, n = re.compile(re.escape(needle)), 0\n"
+     "        for line in open('/proc/self/maps'):\n            parts = line.split()\n"
+     "            lo, hi = (int(v, 16) for v in parts[0].split('-'))\n"
+     "            if parts[1].startswith('rw') and not line.rstrip().endswith(('[vvar]', '[vsyscall]')):\n"
+     "                view = memoryview((ctypes.c_char * (hi - lo)).from_address(lo))\n"
+     "                n += sum(1 for _ in pat.finditer(view))  # (findall would copy what it finds)\n"
+     "        counts.append(n)\n    return counts\n"),
 ]
 
 
-def test_a_program_finds_no_earlier_test_in_its_memory():
+def test_a_program_finds_nothing_of_earlier_programs_in_its_memory():
     with Executor(ExecConfig(workers=1, cache=False)) as one:
         got = [[o.value for o in one.run(Task.from_json(t), [p])[0].outcomes] for t, p in LEAK_SEQUENCE]
-    assert got == [["pass"], ["pass"]]
-    assert _unprivileged([("leak", t, p) for t, p in LEAK_SEQUENCE], one_by_one=True) == [["pass"], ["pass"]]
+    assert got == [["pass"]] * 3
+    assert _unprivileged([("leak", t, p) for t, p in LEAK_SEQUENCE], one_by_one=True) == [["pass"]] * 3
 
 
 # ---- the same cases as an unprivileged user ------------------------------------------------
@@ -374,3 +379,24 @@ def test_hidden_paths_read_as_empty_and_only_they():
         with Executor(cfg) as one:
             assert one.run(task, [program])[0].outcomes == (want,), cfg.hide
     assert f"{pkg}/data" in ExecConfig().hide  # hidden by default: the loader registered it
+
+
+def test_killing_or_stopping_the_template_costs_a_worker_not_a_verdict():
+    """The template (every program process's parent) is not PID 1: a program can kill or stop it.
+    Its own right answer stays right, the worker is replaced after it (within the template's
+    answer time for a stopped one), and the next program is judged as usual."""
+    import time
+
+    from btp.execution.forker import ANSWER_SECONDS
+
+    task = Task("t", "", (AssertTest("assert candidate(2) == 3"),), entry_point="f")
+    good = "def f(x):\n    return x + 1\n"
+    with Executor(ExecConfig(workers=1, cache=False)) as one:
+        for sig in ("SIGKILL", "SIGSTOP"):
+            pid = one._workers[0].proc.pid
+            t0 = time.monotonic()
+            attack = f"import os, signal\nos.kill(os.getppid(), signal.{sig})\n" + good
+            assert one.run(task, [attack])[0].outcomes == (Outcome.PASS,), sig
+            assert time.monotonic() - t0 < ANSWER_SECONDS + 3, sig
+            assert one._workers[0].proc.pid != pid, f"{sig}: the worker was not replaced"
+            assert one.run(task, [good])[0].outcomes == (Outcome.PASS,), sig

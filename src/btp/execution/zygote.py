@@ -20,29 +20,25 @@ import signal
 import time
 
 from btp.execution import boot, linux, seccomp
+from btp.execution.forker import Forker, TemplateGone
 from btp.execution.protocol import MAX_FRAME, FrameError, Reader, send
 from btp.execution.protocol import encode as encode_frame
 
-# imported here, not in each child: compiling runner.py there cost ~7 ms per program
-from btp.execution.runner import runner_main, set_worker_limits
+# imported here, before the template is forked, not in each program process: compiling
+# runner.py there cost ~7 ms per program
+from btp.execution.runner import runner_main, set_worker_limits  # noqa: F401 - the template's
 
 TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
 
 
 class Child:
-    """One forked program process and the zygote's ends of its three pipes (it also inherits
-    ``shared``: the program's ends of the judge's call pipes, and the worker's stdin memfd)."""
+    """One program process, forked by the template (``forker``), and the zygote's ends of its three
+    pipes (it also inherits ``shared``: the program's ends of the judge's call pipes, and the
+    worker's stdin memfd)."""
 
-    def __init__(self, shared: tuple[int, ...]) -> None:
-        cmd_r, self.cmd_w = os.pipe()
-        self.res_r, res_w = os.pipe()
-        self.out_r, out_w = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            runner_main(cmd_r, res_w, out_w, *shared)
-            os._exit(70)
-        for fd in (cmd_r, res_w, out_w):
-            os.close(fd)
+    def __init__(self, forker: Forker) -> None:
+        self.forker = forker
+        self.pid, (self.cmd_w, self.res_r, self.out_r) = forker.fork()
         os.set_blocking(self.out_r, False)
         os.set_blocking(self.cmd_w, False)  # see _send: never stuck behind a program that stops reading
         self.pidfd = os.pidfd_open(self.pid)
@@ -51,7 +47,8 @@ class Child:
         self.overflow = False
         self.out_eof = False
         self.status: int | None = None
-        self.rusage = None
+        self.cpu_seconds = 0.0  # user + system, once reaped
+        self.maxrss_kb = 0
         self.memory = 0  # bytes program_memory may reach
         self.next_check = 0.0  # when to check it next (monotonic)
 
@@ -78,14 +75,13 @@ class Child:
 
     def reap(self) -> None:
         if self.status is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, self.status, self.rusage = os.wait4(self.pid, 0)
+            reaped = self.forker.reap(self.pid)
+            if reaped is None:  # cannot happen: only the template (or we, once it is gone) reap
+                raise TemplateGone("a program process was reaped behind the zygote's back")
+            self.status, self.cpu_seconds, self.maxrss_kb = reaped
 
     def cpu(self) -> float:
-        return 0.0 if self.rusage is None else self.rusage.ru_utime + self.rusage.ru_stime
+        return self.cpu_seconds
 
     def close(self) -> None:
         for fd in (self.cmd_w, self.res_r, self.out_r, self.pidfd):
@@ -314,13 +310,13 @@ def _wait_time(child: Child | None, deadline: Deadline) -> float:
         return left
     now = time.monotonic()
     if now >= child.next_check:
-        if program_memory(child.pid) > child.memory:
+        if program_memory(child.pid, child.forker.pid) > child.memory:
             raise Death("memory")
         child.next_check = now + POLL
     return min(left, child.next_check - now)
 
 
-def program_memory(program_pid: int) -> int:
+def program_memory(program_pid: int, template_pid: int) -> int:
     """Memory (bytes) the program holds beyond what ``RLIMIT_DATA`` bounds: the shared memory of
     every process in this PID namespace but PID 1 (``MAP_SHARED`` anonymous or ``/dev/zero``
     mappings, which no rlimit sees), plus the anonymous memory of every process the program forked
@@ -332,7 +328,7 @@ def program_memory(program_pid: int) -> int:
     processes count in each of them."""
     kb = 0
     for name in os.listdir("/proc"):
-        if not name.isdigit() or name == "1":
+        if not name.isdigit() or name == "1" or int(name) == template_pid:
             continue
         try:
             fd = os.open(f"/proc/{name}/status", os.O_RDONLY)
@@ -385,7 +381,7 @@ def _death_outcome(child: Child, req: dict, budget: float, error: Death | OSErro
         sig = os.WTERMSIG(st)
         if sig in TIMEOUT_SIGNALS or (sig == signal.SIGKILL and child.cpu() >= budget - 0.05):
             return "timeout"
-    if child.rusage.ru_maxrss * 1024 >= 0.9 * req["memory_mb"] * 1024 * 1024:
+    if child.maxrss_kb * 1024 >= 0.9 * req["memory_mb"] * 1024 * 1024:
         return "memory"
     if os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0:
         return "exit0"
@@ -487,7 +483,7 @@ class _Run:
         raise JudgeGone(f"unknown verdict {verdict!r}")
 
 
-def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int, ...]) -> dict:
+def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) -> dict:
     """Run one program on its tests; returns the raw per-test results for the host.
 
     Unfinished tests of a program that dies get the cause (timeout, memory, error). Stdio tests
@@ -497,7 +493,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
     deadline = Deadline(req["wall"], judge.sched, req["wall_cap"])
     budget = float(req["timeout"])
     while run.i < run.n:
-        child = child or Child(shared)
+        child = child or Child(forker)
         deadline.pid = child.pid
         try:
             run.drive(child, budget, deadline)
@@ -519,7 +515,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
             budget -= child.cpu()
             child.close()
             child = None
-            kill_all()  # what it forked must not live on into the next test's process
+            forker.kill_all()  # what it forked must not live on into the next test's process
         if run.i < run.n and (budget <= 0 or deadline.left() <= 0):
             run.raw[run.i:] = [["timeout"]] * (run.n - run.i)
             break
@@ -527,7 +523,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, shared: tuple[int,
     if judge.busy:
         judge.settle(grace=float(req["timeout"]) + 5.0, cap=req["wall_cap"])
     if child is not None:
-        child.close()  # finished normally; killed and reaped by kill_all() with everything else
+        child.close()  # finished normally; killed and reaped by forker.kill_all() with the rest
     return {"id": req["id"], "raw": run.raw, "seconds": seconds}
 
 
@@ -555,22 +551,6 @@ def restore_fds(state: dict) -> None:
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
         if os.fstat(fd).st_mode & 0o7777 != mode:
             os.fchmod(fd, mode)
-
-
-def kill_all() -> None:
-    """SIGKILL and reap every process in this PID namespace but us (PID 1).
-
-    Signals again before each wait, so nothing forked mid-kill can outlive the loop.
-    """
-    while True:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
 
 
 def fresh_scratch(disk_mb: int, pristine: tuple) -> None:
@@ -627,16 +607,22 @@ def serve(spec: dict) -> None:
     send(host_out, {"ready": True, "pid": os.getpid()})
     shared = (*judge.program_ends, stdin_fd)
     shared_state = fd_state(shared)
-    child: Child | None = Child(shared)
+    try:
+        forker = Forker(shared)  # before any request: every program process is a copy of it
+        child: Child | None = Child(forker)
+    except TemplateGone as e:
+        boot.fail(f"cannot start the sandbox's program template ({e})")
     while True:
         req = reader.read()
         if req is None:
             break
         try:
-            resp = run_request(req, child, judge, shared)
-        except JudgeGone:
+            resp = run_request(req, child, judge, forker)
+            forker.kill_all()  # before replying: nothing the program started still exists
+        except (JudgeGone, TemplateGone):
             os._exit(75)
-        kill_all()  # before replying: nothing the program started still exists
+        if forker.gone:  # the program killed or stopped the template: no pristine copy is left
+            resp["restart"] = True
         try:  # leave nothing of this program to the next one
             os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
             judge.clear()
@@ -648,10 +634,12 @@ def serve(spec: dict) -> None:
             resp["restart"] = True  # the host replaces this worker after this program
         send(host_out, resp)
         restart = resp.get("restart")
-        # the next program process is a fork of us: it must find nothing of this program (its
-        # text, outputs, verdicts) through our frames or gc.get_objects() (the tests are sealed)
-        del req, resp
+        del req, resp  # (program processes are forked by the template, not by us)
         if restart:
             break
-        child = Child(shared)
-    kill_all()
+        try:
+            child = Child(forker)
+        except TemplateGone:
+            os._exit(75)
+    forker.kill_all()  # (does the template's work itself if it is gone)
+    forker.close()
