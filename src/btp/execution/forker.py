@@ -116,7 +116,8 @@ class Forker:
     def _kill_all_but_template(self) -> None:
         spared = {"1", str(self.pid)}
         while True:
-            self._ask(b"K")
+            if self._ask(b"K")[0] == b"k":
+                return  # its last kill(-1) found no process: no orphan either
             while True:
                 try:
                     pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -168,8 +169,7 @@ def _template(sock: socket.socket, shared: tuple[int, ...]) -> None:
         elif cmd[:1] == b"R":
             sock.send(json.dumps(_reap(int(cmd[1:]))).encode())
         elif cmd == b"K":
-            _kill_all()
-            sock.send(b"k")
+            sock.send(b"k" if _kill_all() else b"o")  # o: orphans are left for PID 1 to reap
 
 
 def _reap(pid: int):
@@ -184,14 +184,16 @@ def _reap(pid: int):
     return [status, ru.ru_utime + ru.ru_stime, ru.ru_maxrss]
 
 
-def _kill_all() -> None:
-    """Signals again before each wait, so nothing forked mid-kill outlives the loop."""
+def _kill_all() -> bool:
+    """Signals again before each wait, so nothing forked mid-kill outlives the loop. True if the
+    last signal found no process at all (not even a zombie): nothing is left to reap."""
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
+            clean = False
         except ProcessLookupError:
-            pass
+            clean = True
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:
-            return
+            return clean
