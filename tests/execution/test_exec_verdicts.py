@@ -353,3 +353,17 @@ def test_the_reply_size_bound_covers_the_escaped_size_of_any_text():
         run = _Run({"tests": [], "max_output": 1 << 30}, None)
         run.bounded(["stdout", text])
         assert run.sent >= len(encode(["stdout", text])), repr(text[:3])
+
+
+def test_each_worker_runs_on_one_cpu_when_pinned():
+    """pin_cpus: a worker's processes share one CPU, round-robin over the allowed ones."""
+    import os
+
+    allowed = sorted(os.sched_getaffinity(0))
+    task = Task("cpu", "", (CallTest((), None),), entry_point="f")
+    program = "import os\ndef f():\n    return sorted(os.sched_getaffinity(0))\n"
+    with Executor(ExecConfig(workers=2, cache=False)) as ex:
+        seen = [json.loads(w.run(task, program)["raw"][0][1]) for w in ex._workers]
+    assert seen == [[allowed[0]], [allowed[1 % len(allowed)]]]
+    with Executor(ExecConfig(workers=1, cache=False, pin_cpus=False)) as ex:
+        assert json.loads(ex._workers[0].run(task, program)["raw"][0][1]) == allowed

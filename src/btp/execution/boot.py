@@ -193,6 +193,11 @@ def preload(names) -> None:
 def main() -> None:
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     spec = json.loads(sys.argv[1])
+    if spec.get("cpu") is not None:  # before anything is forked: all of the worker inherit it
+        try:
+            os.sched_setaffinity(0, {spec["cpu"]})
+        except OSError:
+            pass  # that CPU went away: unpinned is only slower
     preload(spec.get("preload", ()))
     flags = (linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWNET | linux.CLONE_NEWIPC
              | linux.CLONE_NEWUTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import threading
 from collections import OrderedDict
@@ -65,8 +66,10 @@ class Executor:
         """Start the workers (done lazily by the first run otherwise)."""
         new: list[Worker] = []
         try:
+            cpus = sorted(os.sched_getaffinity(0)) if self.config.pin_cpus else []
             while len(self._workers) + len(new) < self.config.workers:
-                new.append(Worker(self.config, start=False))
+                i = len(self._workers) + len(new)
+                new.append(Worker(self.config, start=False, cpu=cpus[i % len(cpus)] if cpus else None))
                 new[-1].spawn()
             for step in (Worker.handshake, Worker.wait_ready):  # all workers boot in parallel
                 for w in new:

@@ -64,8 +64,9 @@ def encode_tests(task: Task, key: bytes, request: int) -> list:
 class Worker:
     """One warm sandbox. ``run`` is not thread-safe: one caller at a time."""
 
-    def __init__(self, cfg: ExecConfig, start: bool = True) -> None:
+    def __init__(self, cfg: ExecConfig, start: bool = True, cpu: int | None = None) -> None:
         self.cfg = cfg
+        self.cpu = cpu  # the CPU all of this worker's processes run on (ExecConfig.pin_cpus)
         self.proc: subprocess.Popen | None = None
         self.root: str | None = None
         self._next_id = 0  # request ids: with the test's index, the nonce of each sealed test
@@ -85,7 +86,7 @@ class Worker:
         self.root = tempfile.mkdtemp(prefix="btp-sandbox-")
         os.chmod(self.root, 0o755)
         spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload),
-                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 3, "hide": list(self.cfg.hide)}
+                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 3, "hide": list(self.cfg.hide), "cpu": self.cpu}
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "btp.execution.boot", json.dumps(spec)],
