@@ -64,6 +64,21 @@ CONTAINMENT = [
      "import os, signal\nfor s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP):\n"
      "    try: os.kill(os.getppid(), s)\n    except OSError: pass\n"
      "    try: os.kill(1, s)\n    except OSError: pass\ndef f(): return 1\n", [{P}]),
+    # scheduling of other processes: the worker's own (same uid) or every process of btp's uid; a
+    # group or user call may fail on some processes and still change the others, so each case
+    # checks PID 1 (the zygote) afterwards, not the call's error
+    *[(f"renice_{name}", BLOCKED,
+       "import os\ndef f():\n    try:\n        os.setpriority(%s, 19)\n    except OSError:\n        pass\n"
+       "    return 'blocked' if os.getpriority(os.PRIO_PROCESS, 1) == 0 else 'escaped'\n" % call, [{P}])
+      for name, call in (("user", "os.PRIO_USER, 0"), ("group", "os.PRIO_PGRP, 0"),
+                         ("zygote", "os.PRIO_PROCESS, 1"))],
+    ("repin_zygote", BLOCKED,
+     "import os\ndef f():\n    before = os.sched_getaffinity(1)\n"
+     "    other = [c for c in os.sched_getaffinity(0) | set(range(os.cpu_count())) if c not in before]\n"
+     "    try:\n        os.sched_setaffinity(1, set(other[:1]) or before)\n    except OSError:\n        pass\n"
+     "    return 'blocked' if os.sched_getaffinity(1) == before else 'escaped'\n", [{P}]),
+    ("own_scheduling_allowed", assert_task("assert candidate() == 1"),
+     "import os\nos.nice(1)\nos.sched_setaffinity(0, os.sched_getaffinity(0))\ndef f(): return 1\n", [{P}]),
     ("kill_everything", assert_task("assert candidate() == 1"),
      "import os, signal\ntry: os.kill(-1, signal.SIGKILL)\nexcept OSError: pass\ndef f(): return 1\n", [{P}]),  # the harness survives; a right answer stays right
     ("memory_bomb", assert_task("assert len(candidate()) > 0"),

@@ -276,7 +276,9 @@ out = {"uid": os.getuid()}
 cfg = ExecConfig(workers=1, timeout=1.0, wall_factor=3.0, cache=False)
 with Executor(cfg) as ex:
     out["quiet"] = [o.value for o in ex.run(task, [compute])[0].outcomes]
-    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(12)]
+    # each in a session of its own: with autogroup scheduling the CPU is shared between sessions
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(12)]
     try:
         for name, t, program in (("loaded", task, compute), ("judged", heavy, f"def f(): return {n * 120}"),
                                  ("slept", task, sleep)):
@@ -400,3 +402,22 @@ def test_killing_or_stopping_the_template_costs_a_worker_not_a_verdict():
             assert time.monotonic() - t0 < ANSWER_SECONDS + 3, sig
             assert one._workers[0].proc.pid != pid, f"{sig}: the worker was not replaced"
             assert one.run(task, [good])[0].outcomes == (Outcome.PASS,), sig
+
+
+GROUP_KILL = r"""
+import json, os
+from btp.execution import ExecConfig, Executor
+from btp.tasks.types import AssertTest, Task
+task = Task("g", "", (AssertTest("assert candidate() == 1"),), entry_point="f")
+attack = "import os, signal\ndef f():\n    os.kill(0, signal.SIGKILL)\n    return 1\n"
+with Executor(ExecConfig(workers=1, cache=False)) as ex:
+    out = [[o.value for o in ex.run(task, [p])[0].outcomes] for p in (attack, "def f(): return 1")]
+print(json.dumps({"uid": os.getuid(), "outcomes": out}))
+"""
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["current_user", "unprivileged"])
+def test_signalling_its_process_group_reaches_only_the_program(unprivileged):
+    """kill(0, SIGKILL): the program's process group is its own (it was the host's, so this
+    killed the host running btp); the program dies, the host and the worker go on."""
+    assert _script(GROUP_KILL, "", unprivileged)["outcomes"] == [["error"], ["pass"]]

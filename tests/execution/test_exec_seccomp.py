@@ -75,7 +75,8 @@ def in_child(fn, guard=(), install=True):
     return (json.loads(data) if data else None), status
 
 
-ARG_CHECKED = ("clone", "clone3", "personality", "setsockopt", "prlimit64")  # decided by arguments
+ARG_CHECKED = ("clone", "clone3", "personality", "setsockopt", "prlimit64", "setpriority", "ioprio_set",
+               *seccomp.SELF_ONLY)  # decided by arguments
 
 
 def test_tables_and_filter():
@@ -117,8 +118,10 @@ def test_filter_decides_every_syscall_number(machine):
             return eperm if arg0 & seccomp.NAMESPACE_FLAGS else allow
         if name == "personality":
             return allow if arg0 in (0, 0xFFFFFFFF) else eperm
-        if name == "prlimit64":
+        if name in ("prlimit64", "setpriority", *seccomp.SELF_ONLY):  # (arg1 is 0 here)
             return allow if arg0 == 0 else eperm
+        if name == "ioprio_set":
+            return allow if arg0 == seccomp.IOPRIO_WHO_PROCESS else eperm
         return enosys if name == "clone3" else allow
 
     flt = seccomp.build(machine)
@@ -127,6 +130,11 @@ def test_filter_decides_every_syscall_number(machine):
         for opt in range(40):
             want = eperm if level == 1 and opt in seccomp.SOCKET_BUFFER_OPTIONS else allow
             assert _run_bpf(flt, sockopt, audit_arch, 3, level, opt) == want, (machine, level, opt)
+    for name, which in (("setpriority", seccomp.PRIO_PROCESS), ("ioprio_set", seccomp.IOPRIO_WHO_PROCESS)):
+        for arg0 in range(4):
+            for who in (0, 1, 2, 12345):
+                want = allow if (arg0, who) == (which, 0) else eperm
+                assert _run_bpf(flt, table[name], audit_arch, arg0, who) == want, (machine, name, arg0, who)
     for nr in [*range(1100), 0x40000000 | 39, 0x40000000 | table["unshare"], 0xFFFFFFFF]:
         for arg0 in (0, 0xFFFFFFFF, signal.SIGCHLD, linux.CLONE_NEWUSER | signal.SIGCHLD, 0x02000000, 0x0040000):
             assert _run_bpf(flt, nr, audit_arch, arg0) == expected(nr, arg0), (machine, nr, hex(arg0))

@@ -393,6 +393,7 @@ def runner_main(cmd_r: int, res_w: int, out_w: int, call_r: int, back_w: int, st
     test asking the program for values) on fds 5/6, directly: no relay through the zygote."""
     try:
         isolate_fds((cmd_r, res_w, call_r, back_w, stdin_fd, out_w), out_w)
+        os.setpgid(0, 0)  # a group of its own: kill(0, ...) reaches what it forked, not the template
         linux.clear_capabilities()  # bounding/ambient sets and no_new_privs: dropped by the zygote
         os.chdir("/tmp")
         reader = Reader(CMD_FD)

@@ -13,7 +13,11 @@ The filter is classic BPF, assembled here in pure Python (no libseccomp). Per sy
   setting a socket's buffer size (``SOCKET_BUFFER_OPTIONS``; the default sizes stay), and to
   ``prlimit64`` on another process (pid != 0): a program runs as the zygote's uid, which is all
   the kernel asks to lower the zygote's limits, and every later program would inherit them
-  (``setrlimit``/``getrlimit`` and ``resource.prlimit(0, ...)`` pass pid 0 and keep working);
+  (``setrlimit``/``getrlimit`` and ``resource.prlimit(0, ...)`` pass pid 0 and keep working),
+  and likewise to ``sched_setaffinity``/``sched_setscheduler``/``sched_setparam``/
+  ``sched_setattr`` on another pid, ``setpriority`` other than ``(PRIO_PROCESS, 0)`` and
+  ``ioprio_set`` other than ``(IOPRIO_WHO_PROCESS, 0)``: re-pinning or renicing the worker's
+  own processes, or every process of the uid btp runs as;
 * answers ENOSYS to ``clone3``, whose flags live in memory a filter cannot read: glibc then falls
   back to ``clone`` (threads, ``posix_spawn``; ``os.fork`` uses ``clone`` anyway);
 * allows everything else.
@@ -45,6 +49,12 @@ X32_SYSCALL_BIT = 0x40000000
 NAMESPACE_FLAGS = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWUSER
                    | linux.CLONE_NEWPID | linux.CLONE_NEWNET | 0x02000000)  # last: CLONE_NEWCGROUP
 PERSONALITY_ALLOWED = (0xFFFFFFFF, 0)  # query the current persona; PER_LINUX
+# Calls that change another process's scheduling: a program runs as the uid of the zygote, the
+# template, the judge and (setpriority PRIO_USER, PRIO_PGRP) every process of the uid btp runs
+# as, so it could renice or re-pin them for the worker's life (a reniced judge turned a later
+# program's verdict into a timeout on a loaded machine). Only the caller itself (pid/who 0).
+SELF_ONLY = ("sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr")
+PRIO_PROCESS, IOPRIO_WHO_PROCESS = 0, 1
 SOL_SOCKET = 1
 # socket buffer sizes above the system default: 640 sockets filled at 4 MiB each held 3.9 GB
 SOCKET_BUFFER_OPTIONS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
@@ -96,6 +106,8 @@ X86_64: dict[str, int] = {
     "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68, "semget": 64, "io_setup": 206,
     "inotify_init": 253, "inotify_init1": 294,
     "clone": 56, "clone3": 435, "personality": 135, "setsockopt": 54, "prlimit64": 302,
+    "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203,
+    "ioprio_set": 251, "sched_setattr": 314,
 }
 # ... and include/uapi/asm-generic/unistd.h (aarch64 uses the generic table).
 AARCH64: dict[str, int] = {
@@ -112,6 +124,8 @@ AARCH64: dict[str, int] = {
     "vhangup": 58, "nfsservctl": 42, "memfd_create": 279, "memfd_secret": 447, "shmget": 194,
     "msgget": 186, "semget": 190, "io_setup": 0, "clone": 220, "clone3": 435, "personality": 92,
     "inotify_init1": 26, "setsockopt": 208, "prlimit64": 261,
+    "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setaffinity": 122,
+    "ioprio_set": 30, "sched_setattr": 274,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (AUDIT_ARCH_X86_64, X86_64),
@@ -129,7 +143,9 @@ def build(machine: str) -> bytes:
     audit_arch, table = ARCHES[machine]
     action = {table[name]: "eperm" for name in DENIED if name in table}
     action |= {table["clone3"]: "enosys", table["clone"]: "clone", table["personality"]: "personality",
-               table["setsockopt"]: "setsockopt", table["prlimit64"]: "prlimit64"}
+               table["setsockopt"]: "setsockopt", table["prlimit64"]: "self",
+               table["setpriority"]: "who_self", table["ioprio_set"]: "io_self"}
+    action |= {table[name]: "self" for name in SELF_ONLY}
     runs: list[list] = []  # [first, last, label]: consecutive numbers with the same action
     for nr in sorted(action):
         if runs and runs[-1][1] == nr - 1 and runs[-1][2] == action[nr]:
@@ -144,7 +160,10 @@ def build(machine: str) -> bytes:
         "personality", (_LD, _ARG0), (_JEQ, PERSONALITY_ALLOWED[0], "allow"),
         (_JEQ, PERSONALITY_ALLOWED[1], "allow", "eperm"),
         "clone", (_LD, _ARG0), (_JSET, NAMESPACE_FLAGS, "eperm", "allow"),
-        "prlimit64", (_LD, _ARG0), (_JEQ, 0, "allow", "eperm"),
+        "self", (_LD, _ARG0), (_JEQ, 0, "allow", "eperm"),  # pid 0: the caller
+        "who_self", (_LD, _ARG0), (_JEQ, PRIO_PROCESS, None, "eperm"), (_LD, _ARG1), (_JEQ, 0, "allow", "eperm"),
+        "io_self", (_LD, _ARG0), (_JEQ, IOPRIO_WHO_PROCESS, None, "eperm"), (_LD, _ARG1),
+        (_JEQ, 0, "allow", "eperm"),
         "setsockopt", (_LD, _ARG1), (_JEQ, SOL_SOCKET, None, "allow"), (_LD, _ARG2),
         *[(_JEQ, opt, "eperm") for opt in SOCKET_BUFFER_OPTIONS], (_RET, SECCOMP_RET_ALLOW),
         "allow", (_RET, SECCOMP_RET_ALLOW),

@@ -585,6 +585,9 @@ def serve(spec: dict) -> None:
     judge.sched = tuple(fd for fd in (_open_schedstat("/proc/self/schedstat"), spec.get("judge_sched"))
                         if fd is not None)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # a session and process group of our own: boot, the judge and the host are in the host's
+    # group, which a program could otherwise signal (kill(0, ...)) or renice as a group
+    os.setsid()
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.drop_bounding_set()  # inherited by every program process; raises if the kernel refuses
     stdin_fd = os.memfd_create("btp-stdin")  # before the filter, which denies memfd_create
