@@ -131,6 +131,10 @@ POISON = [
      "    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK | os.O_APPEND)\n"),
     ("shrunk_judge_pipes", "import fcntl\nfor fd in (5, 6):\n    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 4096)\n"),
     ("chmod_shared_fds", "import os\nfor fd in (5, 6, 7):\n    os.fchmod(fd, 0)\n"),
+    # signal-driven I/O to the template (its parent), fired when the zygote next reads fd 6
+    ("sigio_to_template", "import fcntl, os, signal\nfor fd in (5, 6, 7):\n"
+     "    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getppid())\n    fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGKILL)\n"
+     "    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)\nos.write(6, b'x')\n"),
 ]
 VICTIM = cases.assert_task("assert len(candidate(200000)) == 200000", "assert candidate(3) == [0, 1, 2]")
 VICTIM_PROGRAM = ("import fcntl, os\ndef f(n):\n    files = [open(f'/tmp/x{i}', 'w') for i in range(40)]\n"
@@ -322,9 +326,11 @@ def test_programs_cannot_stall_or_crash_the_zygote():
                "    while True: os.write(fd, b'x' * 65536)\nexcept BlockingIOError:\n    pass\n" + swap_fd3 +
                "def f(x): return x + 1\n"),
         (call, "import os, struct\nos.write(4, struct.pack('>I', 100000) + b'[' * 100000)\ndef f(x): return x + 1\n"),
-        # waiting for a CPU moves the backstop: children that keep the program waiting move it
-        # only up to wall_cap (each is stopped by its own CPU limit or by the backstop)
+        # waiting for a CPU moves the backstop, but not while the program has forked processes:
+        # children that keep it (and the zygote) waiting held the worker up to wall_cap
         (call, "import os\nfor _ in range(20):\n    if os.fork() == 0:\n        break\nwhile True: pass\n"),
+        (call, "import os, time\nfor _ in range(20):\n    if os.fork() == 0:\n        while True: pass\n"
+               "while True: time.sleep(0.0005)\n"),
     ]
     cfg = ExecConfig(workers=1, timeout=0.5, wall_factor=1.0, cache=False)
     with Executor(cfg) as one:
@@ -332,7 +338,7 @@ def test_programs_cannot_stall_or_crash_the_zygote():
         for task, program in attacks:
             t0 = time.monotonic()
             bad = one.run(task, [program])[0]
-            assert time.monotonic() - t0 < (cfg.wall_cap if "fork" in program else cfg.wall) + 3, program
+            assert time.monotonic() - t0 < cfg.wall + 3, program
             assert Outcome.PASS not in bad.outcomes[1:], (program, bad.outcomes)
             assert one.run(call, ["def f(x): return x + 1\n"])[0].outcomes == (Outcome.PASS, Outcome.PASS)
             assert one._workers[0].proc.pid == pid, "the worker was restarted"
@@ -383,6 +389,18 @@ def test_hidden_paths_read_as_empty_and_only_they():
     assert f"{pkg}/data" in ExecConfig().hide  # hidden by default: the loader registered it
 
 
+def test_a_hidden_directory_the_sandbox_uid_cannot_reach_is_hidden_too():
+    """As root with Python under /root (0700), boot decided file or directory after becoming the
+    sandbox's uid, which cannot look there: workers failed to start. Hide a stdlib package."""
+    import json as stdlib_json
+
+    d = os.path.dirname(stdlib_json.__file__)
+    task = Task("h", "", (AssertTest("assert candidate() == 0"),), entry_point="f")
+    program = f"import os\ndef f():\n    return len(os.listdir({d!r}))\n"
+    with Executor(ExecConfig(workers=1, cache=False, hide=(d,))) as one:
+        assert one.run(task, [program])[0].outcomes == (Outcome.PASS,)
+
+
 def test_killing_or_stopping_the_template_costs_a_worker_not_a_verdict():
     """The template (every program process's parent) is not PID 1: a program can kill or stop it.
     Its own right answer stays right, the worker is replaced after it (within the template's
@@ -421,3 +439,24 @@ def test_signalling_its_process_group_reaches_only_the_program(unprivileged):
     """kill(0, SIGKILL): the program's process group is its own (it was the host's, so this
     killed the host running btp); the program dies, the host and the worker go on."""
     assert _script(GROUP_KILL, "", unprivileged)["outcomes"] == [["error"], ["pass"]]
+
+
+RESTARTED = r"""
+import json, os
+from btp.execution import ExecConfig, Executor
+from btp.tasks.types import AssertTest, Task
+task = Task("r", "", (AssertTest("assert candidate() == 1"),), entry_point="f")
+good = "def f(): return 1\n"
+kill_parent = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + good
+with Executor(ExecConfig(workers=1, cache=False)) as ex:
+    out = [[r.outcomes[0].value for r in ex.run(task, batch)] for batch in
+           ([kill_parent, good], [good, good], [good, good])]
+print(json.dumps({"uid": os.getuid(), "outcomes": out}))
+"""
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["current_user", "unprivileged"])
+def test_a_worker_restarted_inside_a_batch_outlives_the_batch(unprivileged):
+    """The worker is replaced from one of run_batch's threads; boot's parent-death signal fired
+    when that thread ended (unprivileged), so the next batch's first program got error."""
+    assert _script(RESTARTED, "", unprivileged)["outcomes"] == [["pass", "pass"]] * 3

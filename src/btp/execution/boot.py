@@ -86,7 +86,10 @@ def _bind_readonly(fd: int, target: str) -> None:
 def build_root(root: str, disk_mb: int, hide=()) -> None:
     """Populate the new root (a fresh tmpfs on ``root``); ``hide``: paths to cover with empty ones."""
     paths = exposed_paths()
-    hidden = _exposed_within([os.path.realpath(h) for h in hide if os.path.exists(h)], paths)
+    # resolved here, as the host's uid: after the uid switch below a path under /root (0700)
+    # looks absent, and a hidden directory got an empty file mounted on it (ENOTDIR)
+    hidden = [(h, os.path.isdir(h)) for h in
+              _exposed_within([os.path.realpath(h) for h in hide if os.path.exists(h)], paths)]
     opened = {}
     for p in paths:
         if not os.path.islink(p):
@@ -133,17 +136,18 @@ def _exposed_within(hide: list[str], paths: list[str]) -> list[str]:
     return [h for h in hide if any(h == p or h.startswith(p.rstrip("/") + "/") for p in paths)]
 
 
-def _cover(root: str, hidden: list[str], under_tmp: list[str]) -> None:
-    """Mount an empty read-only directory (or file) over each of ``hidden`` in the new root."""
+def _cover(root: str, hidden: list[tuple[str, bool]], under_tmp: list[str]) -> None:
+    """Mount an empty read-only directory (or file) over each of ``hidden`` (path, is a
+    directory) in the new root."""
     if not hidden:
         return
     empty_dir, empty_file = root + "/.btp-empty", root + "/.btp-empty-file"
     os.makedirs(empty_dir, mode=0o555, exist_ok=True)
     open(empty_file, "w").close()
-    for h in hidden:
+    for h, is_dir in hidden:
         top = next((p for p in under_tmp if h == p or h.startswith(p + "/")), None)
         dst = root + (h if top is None else f"{HIDDEN}/{under_tmp.index(top)}{h[len(top):]}")
-        linux.mount(empty_dir if os.path.isdir(h) else empty_file, dst, None, linux.MS_BIND)
+        linux.mount(empty_dir if is_dir else empty_file, dst, None, linux.MS_BIND)
         linux.mount(None, dst, None, linux.readonly_flags(dst))
 
 
@@ -191,7 +195,11 @@ def preload(names) -> None:
 
 
 def main() -> None:
-    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us exits, and the host
+    # restarts workers from run_batch's short-lived threads (unprivileged, where the setting
+    # survives our uid change, every restarted worker died with its batch's thread). If the host
+    # dies, the zygote reads EOF on its requests and exits, and so do we (the judge and the
+    # zygote die with us).
     spec = json.loads(sys.argv[1])
     if spec.get("cpu") is not None:  # before anything is forked: all of the worker inherit it
         try:

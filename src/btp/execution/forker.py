@@ -97,6 +97,15 @@ class Forker:
             self._end_template()
         return _reap(pid)
 
+    def alive(self) -> bool:
+        """False once the template stopped answering or exited (checked without asking it)."""
+        if not self.gone:
+            try:
+                self.gone = os.waitpid(self.pid, os.WNOHANG)[0] == self.pid
+            except ChildProcessError:
+                self.gone = True
+        return not self.gone
+
     def close(self) -> None:
         """End the template and reap it, so the CPU time of the program processes it reaped counts
         in ours (and up to the host's ``RUSAGE_CHILDREN``)."""

@@ -233,7 +233,8 @@ def _open_schedstat(path: str) -> int | None:
 
 
 def program_delay(pid: int) -> float:
-    """Run delay (seconds) of every thread of process ``pid``."""
+    """Run delay (seconds) of process ``pid``: that of its most delayed thread (a sum would
+    credit threads that only wait for each other)."""
     total = 0.0
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -245,10 +246,15 @@ def program_delay(pid: int) -> float:
         except OSError:
             continue
         try:
-            total += run_delay(fd)
+            total = max(total, run_delay(fd))
         finally:
             os.close(fd)
     return total
+
+
+def _others(spared: set) -> bool:
+    """Whether this PID namespace holds a process beyond ``spared`` (the program forked)."""
+    return any(n not in spared for n in os.listdir("/proc") if n.isdigit())
 
 
 class Deadline:
@@ -256,8 +262,9 @@ class Deadline:
     program process (its threads), the zygote and the judge spent runnable but waiting for a CPU
     (the kernel's run delay). On a loaded machine a program that computes is then stopped by its
     CPU limit, as on a quiet one, and one that sleeps or blocks by the backstop; never later than
-    ``cap`` seconds after its start. Processes the program forks do not move it (a program that
-    sleeps while its children spin would otherwise hold its worker until ``cap``).
+    ``cap`` seconds after its start. Only a program that runs as one process moves it: while it
+    has forked processes nothing does (a program that slept, or woke every 0.5 ms, while 30
+    children spun held its worker until ``cap``: it and the zygote waited behind them).
 
     ``sched`` holds open schedstat files of the long-lived zygote and judge (their delay counts
     from now); without it this is a plain deadline. Read only when the nominal time has come."""
@@ -270,6 +277,7 @@ class Deadline:
         self.sched = sched
         self.base = sum(run_delay(fd) for fd in sched)
         self.pid = 0  # the program process of the moment, set by run_request (its delay counts)
+        self.template = 0  # the template's pid, set by run_request
         self.banked = 0.0  # delay of program processes that died part-way (stdio tests)
 
     def bank(self) -> None:
@@ -283,9 +291,10 @@ class Deadline:
         """Seconds to the backstop (<= 0: it has come), moved later by the delay seen so far."""
         now = time.monotonic()
         if now >= self.at and self.sched:
-            waited = (sum(run_delay(fd) for fd in self.sched) - self.base + self.banked
-                      + (program_delay(self.pid) if self.pid else 0.0))
-            self.at = max(self.at, min(self.started + self.wall + waited, self.started + self.cap))
+            if not _others({"1", str(self.template), str(self.pid)}):
+                waited = (self.banked + (program_delay(self.pid) if self.pid else 0.0)
+                          + sum(run_delay(fd) for fd in self.sched) - self.base)
+                self.at = max(self.at, min(self.started + self.wall + waited, self.started + self.cap))
         return self.at - now
 
 
@@ -491,6 +500,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) ->
     """
     run = _Run(req, judge)
     deadline = Deadline(req["wall"], judge.sched, req["wall_cap"])
+    deadline.template = forker.pid
     budget = float(req["timeout"])
     while run.i < run.n:
         child = child or Child(forker)
@@ -530,23 +540,31 @@ def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) ->
 def fd_state(fds) -> dict:
     """What a program could change in the open file descriptions it shares with the zygote (and,
     through it, with the next program): status flags (O_NONBLOCK made the next program's large
-    replies to the judge fail), for pipes the capacity, and the inode's mode."""
+    replies to the judge fail), the signal-driven I/O owner and signal (``O_ASYNC`` with
+    ``F_SETOWN`` to the template and ``F_SETSIG`` SIGKILL killed it when the zygote next read the
+    pipe), for pipes the capacity, and the inode's mode."""
     state = {}
     for fd in fds:
         try:
             size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
         except OSError:
             size = None  # not a pipe (the stdin memfd)
-        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size, os.fstat(fd).st_mode & 0o7777)
+        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size, os.fstat(fd).st_mode & 0o7777,
+                     fcntl.fcntl(fd, fcntl.F_GETOWN), fcntl.fcntl(fd, fcntl.F_GETSIG))
     return state
 
 
 def restore_fds(state: dict) -> None:
-    """Put the shared descriptions back as ``fd_state`` found them (between programs), and their
-    inodes' modes (``fchmod(7, 0)`` made every later ``open('/dev/stdin')`` fail)."""
-    for fd, (flags, size, mode) in state.items():
+    """Put the shared descriptions back as ``fd_state`` found them (between programs, before the
+    zygote reads or writes them), and their inodes' modes (``fchmod(7, 0)`` made every later
+    ``open('/dev/stdin')`` fail)."""
+    for fd, (flags, size, mode, owner, sig) in state.items():
         if fcntl.fcntl(fd, fcntl.F_GETFL) != flags:
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        if fcntl.fcntl(fd, fcntl.F_GETOWN) != owner:
+            fcntl.fcntl(fd, fcntl.F_SETOWN, owner)
+        if fcntl.fcntl(fd, fcntl.F_GETSIG) != sig:
+            fcntl.fcntl(fd, fcntl.F_SETSIG, sig)
         if size is not None and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) != size:
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
         if os.fstat(fd).st_mode & 0o7777 != mode:
@@ -624,17 +642,17 @@ def serve(spec: dict) -> None:
             forker.kill_all()  # before replying: nothing the program started still exists
         except (JudgeGone, TemplateGone):
             os._exit(75)
-        if forker.gone:  # the program killed or stopped the template: no pristine copy is left
-            resp["restart"] = True
         try:  # leave nothing of this program to the next one
+            restore_fds(shared_state)  # first: reading a pipe it set up for SIGIO signals its owner
             os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
             judge.clear()
-            restore_fds(shared_state)
             fresh_scratch(spec["disk_mb"], pristine)
         except OSError:  # e.g. a pipe it shrank cannot grow back while its uid is over
             resp["restart"] = True  # fs.pipe-user-pages-soft: the host replaces this worker
         if judge.grown:
             resp["restart"] = True  # the host replaces this worker after this program
+        if not forker.alive():  # the program killed or stopped it: no pristine copy is left
+            resp["restart"] = True
         send(host_out, resp)
         restart = resp.get("restart")
         del req, resp  # (program processes are forked by the template, not by us)
