@@ -460,3 +460,15 @@ def test_a_worker_restarted_inside_a_batch_outlives_the_batch(unprivileged):
     """The worker is replaced from one of run_batch's threads; boot's parent-death signal fired
     when that thread ended (unprivileged), so the next batch's first program got error."""
     assert _script(RESTARTED, "", unprivileged)["outcomes"] == [["pass", "pass"]] * 3
+
+
+def test_a_program_gets_exactly_max_processes():
+    """Boot, the judge, the zygote and the template run as the program's uid and count against
+    RLIMIT_NPROC too; the program gets max_processes processes and threads, itself included."""
+    task = Task("n", "", (AssertTest("assert candidate() == 6"),), entry_point="f")
+    program = ("import os, signal, time\ndef f():\n    kids = []\n    try:\n        while len(kids) < 50:\n"
+               "            pid = os.fork()\n            if pid == 0:\n                time.sleep(100)\n"
+               "                os._exit(0)\n            kids.append(pid)\n    except OSError:\n        pass\n"
+               "    for k in kids:\n        os.kill(k, signal.SIGKILL)\n    return len(kids) + 1\n")
+    with Executor(ExecConfig(workers=1, cache=False, max_processes=6)) as one:
+        assert one.run(task, [program])[0].outcomes == (Outcome.PASS,)

@@ -86,7 +86,7 @@ class Worker:
         self.root = tempfile.mkdtemp(prefix="btp-sandbox-")
         os.chmod(self.root, 0o755)
         spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload),
-                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 3, "hide": [os.path.abspath(p) for p in self.cfg.hide], "cpu": self.cpu}  # (boot's cwd is /)
+                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 4, "hide": [os.path.abspath(p) for p in self.cfg.hide], "cpu": self.cpu}  # (boot's cwd is /)
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "btp.execution.boot", json.dumps(spec)],
