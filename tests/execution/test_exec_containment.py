@@ -131,6 +131,11 @@ POISON = [
      "    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK | os.O_APPEND)\n"),
     ("shrunk_judge_pipes", "import fcntl\nfor fd in (5, 6):\n    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 4096)\n"),
     ("chmod_shared_fds", "import os\nfor fd in (5, 6, 7):\n    os.fchmod(fd, 0)\n"),
+    # a lease, flock and open-file-description lock on the shared descriptions (a read lease on
+    # the stdin memfd made later programs' open('/dev/stdin', 'r+') block until a timeout)
+    ("locks_on_shared_fds", "import fcntl, struct\nfcntl.fcntl(7, fcntl.F_SETLEASE, fcntl.F_RDLCK)\n"
+     "for fd in (5, 6, 7):\n    fcntl.flock(fd, fcntl.LOCK_EX)\n"
+     "    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack('hhqqi4x', fcntl.F_WRLCK, 0, 0, 0, 0))\n"),
     # signal-driven I/O to the template (its parent), fired when the zygote next reads fd 6
     ("sigio_to_template", "import fcntl, os, signal\nfor fd in (5, 6, 7):\n"
      "    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getppid())\n    fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGKILL)\n"
@@ -147,7 +152,8 @@ VICTIM_PROGRAM = ("import fcntl, os\ndef f(n):\n    files = [open(f'/tmp/x{i}', 
 VICTIM_STDIO = cases.stdio_task(("hello\n", "hello"), ("x" * 70000 + "\n", "x" * 70000))
 SEQUENCE = [item for _, attack in POISON
             for item in ((VICTIM, attack + VICTIM_PROGRAM), (VICTIM, VICTIM_PROGRAM),
-                         (VICTIM_STDIO, "print(open('/dev/stdin').readline().strip())"),
+                         (VICTIM_STDIO, "import fcntl\nf = open('/dev/stdin', 'r+')\nfcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+                                        "print(f.readline().strip())"),
                          (VICTIM, VICTIM_PROGRAM))]
 
 
@@ -472,3 +478,48 @@ def test_a_program_gets_exactly_max_processes():
                "    for k in kids:\n        os.kill(k, signal.SIGKILL)\n    return len(kids) + 1\n")
     with Executor(ExecConfig(workers=1, cache=False, max_processes=6)) as one:
         assert one.run(task, [program])[0].outcomes == (Outcome.PASS,)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        for kid in children.get(todo.pop(), []):
+            out.append(kid)
+            todo.append(kid)
+    return out
+
+
+def test_a_killed_host_leaves_no_sandbox_running_even_mid_program():
+    """SIGKILL the process running an Executor while a program sleeps (timeout 30: backstop 91 s).
+    The zygote sees its request pipe close and exits; boot, the judge, the template and the
+    program go with it (they outlived the host until the backstop once boot had no parent-death
+    signal)."""
+    import signal
+    import time
+
+    script = ("from btp.execution import ExecConfig, Executor\nfrom btp.tasks.types import AssertTest, Task\n"
+              "task = Task('k', '', (AssertTest('assert candidate() == 1'),), entry_point='f')\n"
+              "with Executor(ExecConfig(workers=1, cache=False, timeout=30)) as ex:\n"
+              "    print('ready', flush=True)\n"
+              "    ex.run(task, ['import time\\ndef f():\\n    time.sleep(1000)\\n'])\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    assert host.stdout.readline().strip() == "ready"
+    time.sleep(1.0)  # the program is asleep in its test
+    sandbox = _descendants(host.pid)
+    assert len(sandbox) >= 4, sandbox  # boot, judge, zygote, template, program
+    os.kill(host.pid, signal.SIGKILL)
+    host.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in sandbox):
+        time.sleep(0.1)
+    assert not [p for p in sandbox if os.path.exists(f"/proc/{p}")], "sandbox processes outlived the host"

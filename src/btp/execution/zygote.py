@@ -17,6 +17,7 @@ import importlib
 import os
 import select
 import signal
+import struct
 import time
 
 from btp.execution import boot, linux, seccomp
@@ -252,9 +253,17 @@ def program_delay(pid: int) -> float:
     return total
 
 
-def _others(spared: set) -> bool:
-    """Whether this PID namespace holds a process beyond ``spared`` (the program forked)."""
-    return any(n not in spared for n in os.listdir("/proc") if n.isdigit())
+def _forked(spared: set, pid: int) -> bool:
+    """Whether the program forked: this PID namespace holds a process beyond ``spared``, or
+    program process ``pid`` has reaped children that used CPU (a program reaped its spinning
+    children just before each check it could predict, and held its worker until the cap)."""
+    if any(n not in spared for n in os.listdir("/proc") if n.isdigit()):
+        return True
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(fields[13]) + int(fields[14]) > 0  # cutime, cstime
+    except (OSError, IndexError, ValueError):
+        return False
 
 
 class Deadline:
@@ -291,20 +300,32 @@ class Deadline:
         """Seconds to the backstop (<= 0: it has come), moved later by the delay seen so far."""
         now = time.monotonic()
         if now >= self.at and self.sched:
-            if not _others({"1", str(self.template), str(self.pid)}):
+            if not _forked({"1", str(self.template), str(self.pid)}, self.pid):
                 waited = (self.banked + (program_delay(self.pid) if self.pid else 0.0)
                           + sum(run_delay(fd) for fd in self.sched) - self.base)
                 self.at = max(self.at, min(self.started + self.wall + waited, self.started + self.cap))
         return self.at - now
 
 
+HOST_IN = 0  # the host's requests: it sends none while a program runs, so readable = it is gone
+
+
+def _host_gone(ready: list) -> None:
+    """Exit (the kernel then kills everything in our PID namespace, and boot follows) if the host
+    closed our request pipe while a program runs: without this a sandbox outlived a killed host
+    until the program's backstop."""
+    if HOST_IN in ready:
+        os._exit(0)
+
+
 def _select(fds: list, deadline: Deadline, child: Child | None) -> list:
     """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
     if ``child``'s program holds more than its limit (``program_memory``, checked every POLL s
-    however busy the fds keep us)."""
+    however busy the fds keep us); exits if the host is gone."""
     while True:
         wait = _wait_time(child, deadline)
-        ready = select.select(fds, [], [], wait)[0]
+        ready = select.select(fds + [HOST_IN], [], [], wait)[0]
+        _host_gone(ready)
         if ready:
             return ready
 
@@ -368,8 +389,9 @@ def _send(child: Child, obj, deadline: Deadline, cap: int) -> None:
             continue
         except BlockingIOError:
             pass
-        readable, _, _ = select.select([child.pidfd] + ([] if child.out_eof else [child.out_r]),
+        readable, _, _ = select.select([child.pidfd, HOST_IN] + ([] if child.out_eof else [child.out_r]),
                                        [child.cmd_w], [], _wait_time(child, deadline))
+        _host_gone(readable)
         if child.out_r in readable:
             child.drain(cap)
         if child.pidfd in readable:
@@ -540,31 +562,37 @@ def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) ->
 def fd_state(fds) -> dict:
     """What a program could change in the open file descriptions it shares with the zygote (and,
     through it, with the next program): status flags (O_NONBLOCK made the next program's large
-    replies to the judge fail), the signal-driven I/O owner and signal (``O_ASYNC`` with
-    ``F_SETOWN`` to the template and ``F_SETSIG`` SIGKILL killed it when the zygote next read the
-    pipe), for pipes the capacity, and the inode's mode."""
+    replies to the judge fail), for pipes the capacity, and the inode's mode."""
     state = {}
     for fd in fds:
         try:
             size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
         except OSError:
             size = None  # not a pipe (the stdin memfd)
-        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size, os.fstat(fd).st_mode & 0o7777,
-                     fcntl.fcntl(fd, fcntl.F_GETOWN), fcntl.fcntl(fd, fcntl.F_GETSIG))
+        state[fd] = (fcntl.fcntl(fd, fcntl.F_GETFL), size, os.fstat(fd).st_mode & 0o7777)
     return state
+
+
+_OFD_UNLOCK_ALL = struct.pack("hhqqi4x", fcntl.F_UNLCK, 0, 0, 0, 0)  # struct flock, whole file
 
 
 def restore_fds(state: dict) -> None:
     """Put the shared descriptions back as ``fd_state`` found them (between programs, before the
     zygote reads or writes them), and their inodes' modes (``fchmod(7, 0)`` made every later
-    ``open('/dev/stdin')`` fail)."""
-    for fd, (flags, size, mode, owner, sig) in state.items():
+    ``open('/dev/stdin')`` fail). Also drop what a program can attach to a description and would
+    outlive it: the signal-driven I/O owner and signal (``O_ASYNC`` + ``F_SETOWN`` to the template
+    + ``F_SETSIG`` SIGKILL killed it when the zygote next read the pipe), a lease (a read lease on
+    the stdin memfd made later programs' ``open('/dev/stdin', 'r+')`` block), ``flock`` and
+    open-file-description locks."""
+    for fd, (flags, size, mode) in state.items():
         if fcntl.fcntl(fd, fcntl.F_GETFL) != flags:
             fcntl.fcntl(fd, fcntl.F_SETFL, flags)
-        if fcntl.fcntl(fd, fcntl.F_GETOWN) != owner:
-            fcntl.fcntl(fd, fcntl.F_SETOWN, owner)
-        if fcntl.fcntl(fd, fcntl.F_GETSIG) != sig:
-            fcntl.fcntl(fd, fcntl.F_SETSIG, sig)
+        fcntl.fcntl(fd, fcntl.F_SETOWN, 0)  # (F_GETOWN cannot even read a process-group owner of 1)
+        fcntl.fcntl(fd, fcntl.F_SETSIG, 0)
+        if size is None and fcntl.fcntl(fd, fcntl.F_GETLEASE) != fcntl.F_UNLCK:  # (memfd only)
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _OFD_UNLOCK_ALL)
         if size is not None and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) != size:
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
         if os.fstat(fd).st_mode & 0o7777 != mode:
