@@ -523,3 +523,19 @@ def test_a_killed_host_leaves_no_sandbox_running_even_mid_program():
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in sandbox):
         time.sleep(0.1)
     assert not [p for p in sandbox if os.path.exists(f"/proc/{p}")], "sandbox processes outlived the host"
+
+
+def test_signal_driven_io_on_a_shared_pipe_cannot_reach_past_the_program():
+    """The program arms SIGIO (as SIGKILL) on the judge's reply pipe for the template and leaves a
+    byte there; with call tests the judge never reads it, so it fired when the zygote emptied the
+    pipe between programs: the template died after the check, and the next program got error."""
+    from btp.tasks.types import CallTest
+
+    task = Task("c", "", (CallTest((1,), 2),), entry_point="f")
+    good = "def f(x):\n    return x + 1\n"
+    attack = ("import fcntl, os, signal\nfcntl.fcntl(6, fcntl.F_SETOWN, os.getppid())\n"
+              "fcntl.fcntl(6, fcntl.F_SETSIG, signal.SIGKILL)\n"
+              "fcntl.fcntl(6, fcntl.F_SETFL, fcntl.fcntl(6, fcntl.F_GETFL) | os.O_ASYNC)\nos.write(6, b'x')\n" + good)
+    with Executor(ExecConfig(workers=1, cache=False)) as one:
+        got = [one.run(task, [p])[0].outcomes for p in (attack, good, good)]
+    assert got == [(Outcome.PASS,)] * 3
