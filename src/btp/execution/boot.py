@@ -290,14 +290,12 @@ def start_judge() -> tuple[int, dict]:
     for fd in (cmd_r, res_w, call_w, go_r, ready_w):
         os.close(fd)
     expect_judge(os.read(ready_r, 512), b"S")
-    from btp.execution.zygote import _open_schedstat
-
     # the zygote keeps the program's ends (each program process inherits them) and a reader of
     # the replies, to empty both pipes between programs; and the judge's scheduler statistics
     # (its time waiting for a CPU moves the wall-clock backstop), opened while /proc shows it
     return pid, {"judge_fds": [cmd_w, res_r], "call_fds": [call_r, back_w, back_r],
                  "judge_go": go_w, "judge_ready": ready_r,
-                 "judge_sched": _open_schedstat(f"/proc/{pid}/schedstat")}
+                 "judge_sched": linux.open_schedstat(f"/proc/{pid}/schedstat")}
 
 
 if __name__ == "__main__":

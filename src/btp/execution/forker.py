@@ -28,6 +28,10 @@ import socket
 
 from btp.execution import linux
 
+# imported here, before the template is forked, not in each program process: compiling
+# runner.py there cost ~7 ms per program
+from btp.execution.runner import runner_main
+
 ANSWER_SECONDS = 5.0  # the template answers at once; past this it is stopped or dead
 
 
@@ -142,8 +146,6 @@ class Forker:
 
 
 def _template(sock: socket.socket, shared: tuple[int, ...]) -> None:
-    from btp.execution.runner import runner_main
-
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # gone with the zygote
     os.chdir("/")  # not /tmp: that tmpfs is replaced between programs, and a cwd would pin it
     keep = {sock.fileno(), *shared}

@@ -136,6 +136,24 @@ def status_kb(text: bytes, field: bytes) -> int | None:
     return int(value[0]) if value and value[0].isdigit() else None
 
 
+def open_schedstat(path: str) -> int | None:
+    """An open ``/proc/.../schedstat`` for ``run_delay``; None on a kernel without
+    CONFIG_SCHED_INFO (the wall-clock backstop is then plain wall time)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+def run_delay(fd: int) -> float:
+    """Seconds the task behind ``fd`` (an open ``schedstat``) was runnable but waiting for a
+    CPU; 0 if unreadable."""
+    try:
+        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def capabilities_effective() -> int:
     """The effective capability mask of this process (from /proc/self/status)."""
     with open("/proc/self/status") as f:

@@ -99,10 +99,11 @@ def seal(key: bytes, nonce: str, text: str) -> str:
     """``text`` (an assert test's code: the expected values are in it) encrypted for the judge.
 
     The host seals each assert test with the judge's key (the judge made it and told only the
-    host); the zygote relays the sealed text without being able to read it. Every program process
-    is a fork of the zygote, so what the zygote once read stays in each later program's memory:
-    plain tests there would show a program the expected values of the tests run before it (beams
-    of the same task run one after another). ``nonce`` must never repeat under one key."""
+    host); the zygote relays the sealed text without being able to read it. Program processes are
+    forks of the template, which never sees a request; sealing keeps the expected values out of
+    the zygote's memory too, should a program process ever start from it (when they were the
+    zygote's forks, the next program found the previous one's tests there). ``nonce`` must never
+    repeat under one key."""
     data = text.encode("utf-8", "surrogatepass")
     return nonce + ":" + base64.b64encode(_pad(key, nonce, data)).decode("ascii")
 

@@ -49,7 +49,7 @@ def _write_maps(pid: int) -> None:
 def encode_tests(task: Task, key: bytes, request: int) -> list:
     """What the sandbox gets of each test: never an expected output. An assert test's code holds
     its expected values: it is sealed for the judge (``protocol.seal``), never readable by the
-    zygote, whose memory every later program process starts from."""
+    zygote."""
     out = []
     for i, t in enumerate(task.tests):
         if isinstance(t, AssertTest):
@@ -85,8 +85,11 @@ class Worker:
         """Launch the boot process (returns at once)."""
         self.root = tempfile.mkdtemp(prefix="btp-sandbox-")
         os.chmod(self.root, 0o755)
+        # nproc: boot, the judge, the zygote and the template run as the program's uid too;
+        # hide: absolute, since boot's cwd is /
         spec = {"root": self.root, "disk_mb": self.cfg.disk_mb, "preload": list(self.cfg.preload),
-                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 4, "hide": [os.path.abspath(p) for p in self.cfg.hide], "cpu": self.cpu}  # (boot's cwd is /)
+                "fsize_mb": self.cfg.fsize_mb, "nproc": self.cfg.max_processes + 4,
+                "hide": [os.path.abspath(p) for p in self.cfg.hide], "cpu": self.cpu}
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "btp.execution.boot", json.dumps(spec)],
@@ -159,7 +162,8 @@ class Worker:
         if not isinstance(resp, dict) or resp.get("id") != req["id"]:
             self.restart()
             raise WorkerDied("worker gave no answer")
-        if resp.get("restart") is True:  # its judge grew past its allowance: a fresh worker
+        if resp.get("restart") is True:  # the zygote asks for a fresh worker (its judge grew, its
+            # template is gone, a shared pipe could not be put back)
             self.restart()
         return resp
 

@@ -24,10 +24,7 @@ from btp.execution import boot, linux, seccomp
 from btp.execution.forker import Forker, TemplateGone
 from btp.execution.protocol import MAX_FRAME, FrameError, Reader, send
 from btp.execution.protocol import encode as encode_frame
-
-# imported here, before the template is forked, not in each program process: compiling
-# runner.py there cost ~7 ms per program
-from btp.execution.runner import runner_main, set_worker_limits  # noqa: F401 - the template's
+from btp.execution.runner import set_worker_limits
 
 TIMEOUT_SIGNALS = (signal.SIGXCPU, signal.SIGPROF)
 
@@ -217,22 +214,6 @@ def _await(child: Child, nonce: str, deadline: Deadline, cap: int) -> list:
 POLL = 0.02  # seconds between checks of the program's total memory while it runs
 
 
-def run_delay(fd: int) -> float:
-    """Seconds the task behind ``fd`` (its open /proc .../schedstat) was runnable but waiting for
-    a CPU; 0 if unreadable."""
-    try:
-        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _open_schedstat(path: str) -> int | None:
-    try:
-        return os.open(path, os.O_RDONLY)
-    except OSError:
-        return None  # a kernel without CONFIG_SCHED_INFO: the backstop is plain wall time
-
-
 def program_delay(pid: int) -> float:
     """Run delay (seconds) of process ``pid``: that of its most delayed thread (a sum would
     credit threads that only wait for each other)."""
@@ -247,7 +228,7 @@ def program_delay(pid: int) -> float:
         except OSError:
             continue
         try:
-            total = max(total, run_delay(fd))
+            total = max(total, linux.run_delay(fd))
         finally:
             os.close(fd)
     return total
@@ -284,7 +265,7 @@ class Deadline:
         self.cap = max(cap, wall)
         self.at = self.started + wall
         self.sched = sched
-        self.base = sum(run_delay(fd) for fd in sched)
+        self.base = sum(linux.run_delay(fd) for fd in sched)
         self.pid = 0  # the program process of the moment, set by run_request (its delay counts)
         self.template = 0  # the template's pid, set by run_request
         self.banked = 0.0  # delay of program processes that died part-way (stdio tests)
@@ -302,7 +283,7 @@ class Deadline:
         if now >= self.at and self.sched:
             if not _forked({"1", str(self.template), str(self.pid)}, self.pid):
                 waited = (self.banked + (program_delay(self.pid) if self.pid else 0.0)
-                          + sum(run_delay(fd) for fd in self.sched) - self.base)
+                          + sum(linux.run_delay(fd) for fd in self.sched) - self.base)
                 self.at = max(self.at, min(self.started + self.wall + waited, self.started + self.cap))
         return self.at - now
 
@@ -628,7 +609,7 @@ def serve(spec: dict) -> None:
     for fd in (spec["judge_go"], spec["judge_ready"]):
         os.close(fd)
     judge = Judge(*spec["judge_fds"], *spec["call_fds"])
-    judge.sched = tuple(fd for fd in (_open_schedstat("/proc/self/schedstat"), spec.get("judge_sched"))
+    judge.sched = tuple(fd for fd in (linux.open_schedstat("/proc/self/schedstat"), spec.get("judge_sched"))
                         if fd is not None)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     # a session and process group of our own: boot, the judge and the host are in the host's
@@ -682,9 +663,7 @@ def serve(spec: dict) -> None:
         if not forker.alive():  # the program killed or stopped it: no pristine copy is left
             resp["restart"] = True
         send(host_out, resp)
-        restart = resp.get("restart")
-        del req, resp  # (program processes are forked by the template, not by us)
-        if restart:
+        if resp.get("restart"):
             break
         try:
             child = Child(forker)
