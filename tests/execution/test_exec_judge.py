@@ -342,3 +342,25 @@ def test_every_decoder_tag_gives_a_value_that_encodes_again():
     for tag, enc in samples.items():
         value = decode(json.loads(json.dumps(enc)))
         json.dumps(encode(value))  # no Unencodable, no TypeError
+
+
+def test_a_deadline_moves_by_the_run_delay_it_reads(tmp_path):
+    """The judge's grace after an aborted test grows by the run delay of the zygote and the judge;
+    a program's backstop only while the program has no other process (this /proc, the host's,
+    shows many: no credit)."""
+    import os
+
+    from btp.execution import zygote
+
+    stat = tmp_path / "schedstat"
+    stat.write_text("0 0 0\n")
+    fd = os.open(stat, os.O_RDONLY)
+    try:
+        grace = zygote.Deadline(0.0, (fd,), cap=30.0)
+        program = zygote.Deadline(0.0, (fd,), cap=30.0, template=1)
+        program.pid = os.getpid()
+        stat.write_text("0 5000000000 0\n")  # 5 s runnable but waiting for a CPU
+        assert 4.0 < grace.left() <= 5.0
+        assert program.left() <= 0
+    finally:
+        os.close(fd)

@@ -257,9 +257,13 @@ class Deadline:
     children spun held its worker until ``cap``: it and the zygote waited behind them).
 
     ``sched`` holds open schedstat files of the long-lived zygote and judge (their delay counts
-    from now); without it this is a plain deadline. Read only when the nominal time has come."""
+    from now); without it this is a plain deadline. ``template`` (its pid) makes it a program's
+    backstop, to which the one-process rule applies; without it (the judge's grace after an
+    aborted test) the zygote's and the judge's delay always count. Read only when the nominal
+    time has come."""
 
-    def __init__(self, wall: float, sched: tuple[int, ...] = (), cap: float = 0.0) -> None:
+    def __init__(self, wall: float, sched: tuple[int, ...] = (), cap: float = 0.0,
+                 template: int | None = None) -> None:
         self.started = time.monotonic()
         self.wall = wall
         self.cap = max(cap, wall)
@@ -267,7 +271,7 @@ class Deadline:
         self.sched = sched
         self.base = sum(linux.run_delay(fd) for fd in sched)
         self.pid = 0  # the program process of the moment, set by run_request (its delay counts)
-        self.template = 0  # the template's pid, set by run_request
+        self.template = template
         self.banked = 0.0  # delay of program processes that died part-way (stdio tests)
 
     def bank(self) -> None:
@@ -281,7 +285,7 @@ class Deadline:
         """Seconds to the backstop (<= 0: it has come), moved later by the delay seen so far."""
         now = time.monotonic()
         if now >= self.at and self.sched:
-            if not _forked({"1", str(self.template), str(self.pid)}, self.pid):
+            if self.template is None or not _forked({"1", str(self.template), str(self.pid)}, self.pid):
                 waited = (self.banked + (program_delay(self.pid) if self.pid else 0.0)
                           + sum(linux.run_delay(fd) for fd in self.sched) - self.base)
                 self.at = max(self.at, min(self.started + self.wall + waited, self.started + self.cap))
@@ -502,8 +506,7 @@ def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) ->
     are independent runs, so after a death that is not a timeout the next one gets a fresh process.
     """
     run = _Run(req, judge)
-    deadline = Deadline(req["wall"], judge.sched, req["wall_cap"])
-    deadline.template = forker.pid
+    deadline = Deadline(req["wall"], judge.sched, req["wall_cap"], template=forker.pid)
     budget = float(req["timeout"])
     while run.i < run.n:
         child = child or Child(forker)
