@@ -250,6 +250,12 @@ SECCOMP = [] if seccomp.FILTER is None else [
      "import socket\ndef f():\n    a, b = socket.socketpair()\n    a.send(b'x')\n    ok = b.recv(1) == b'x'\n"
      "    try:\n        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)\n        return 'escaped'\n"
      "    except PermissionError:\n        return 'blocked' if ok else 'broken'\n", [{P}]),
+    # AF_VSOCK is not network-namespaced: its connections reach the hypervisor
+    ("seccomp_vsock", BLOCKED, blocked_if("import socket\nsocket.socket(40, socket.SOCK_STREAM)"), [{P}]),
+    ("seccomp_netlink", BLOCKED, blocked_if("import socket\nsocket.socket(16, socket.SOCK_RAW, 0)"), [{P}]),
+    # xattrs on the worker's stdin memfd (fd 7): unbounded kernel memory that outlived the program
+    ("seccomp_xattr_on_stdin_memfd", BLOCKED, blocked_if("import os\nos.setxattr(7, 'user.k', b'x' * 65536)"),
+     [{P}]),
     ("seccomp_threads_fork_subprocess_work", assert_task("assert candidate() == [1, 7, '1']"),
      ("import os, subprocess, sys, threading\ndef f():\n    out = []\n"
       "    t = threading.Thread(target=out.append, args=(1,)); t.start(); t.join()\n"

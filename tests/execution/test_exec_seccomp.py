@@ -76,7 +76,7 @@ def in_child(fn, guard=(), install=True):
 
 
 ARG_CHECKED = ("clone", "clone3", "personality", "setsockopt", "prlimit64", "setpriority", "ioprio_set",
-               *seccomp.SELF_ONLY)  # decided by arguments
+               "socket", "socketpair", *seccomp.SELF_ONLY)  # decided by arguments
 
 
 def test_tables_and_filter():
@@ -109,6 +109,7 @@ def test_filter_decides_every_syscall_number(machine):
     audit_arch, table = seccomp.ARCHES[machine]
     names = {nr: name for name, nr in table.items()}
     allow, eperm, enosys = seccomp.SECCOMP_RET_ALLOW, seccomp.SECCOMP_RET_ERRNO | 1, seccomp.SECCOMP_RET_ERRNO | 38
+    eafnosupport = seccomp.SECCOMP_RET_ERRNO | errno.EAFNOSUPPORT
 
     def expected(nr, arg0):
         name = names.get(nr)
@@ -120,6 +121,8 @@ def test_filter_decides_every_syscall_number(machine):
             return allow if arg0 in (0, 0xFFFFFFFF) else eperm
         if name in ("prlimit64", "setpriority", *seccomp.SELF_ONLY):  # (arg1 is 0 here)
             return allow if arg0 == 0 else eperm
+        if name in ("socket", "socketpair"):
+            return allow if arg0 in (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6) else eafnosupport
         if name == "ioprio_set":
             return allow if arg0 == seccomp.IOPRIO_WHO_PROCESS else eperm
         return enosys if name == "clone3" else allow
@@ -135,6 +138,9 @@ def test_filter_decides_every_syscall_number(machine):
             for who in (0, 1, 2, 12345):
                 want = allow if (arg0, who) == (which, 0) else eperm
                 assert _run_bpf(flt, table[name], audit_arch, arg0, who) == want, (machine, name, arg0, who)
+    for name in ("socket", "socketpair"):
+        for family in range(64):
+            assert _run_bpf(flt, table[name], audit_arch, family) == expected(table[name], family), (name, family)
     for nr in [*range(1100), 0x40000000 | 39, 0x40000000 | table["unshare"], 0xFFFFFFFF]:
         for arg0 in (0, 0xFFFFFFFF, signal.SIGCHLD, linux.CLONE_NEWUSER | signal.SIGCHLD, 0x02000000, 0x0040000):
             assert _run_bpf(flt, nr, audit_arch, arg0) == expected(nr, arg0), (machine, nr, hex(arg0))

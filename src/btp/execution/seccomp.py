@@ -7,7 +7,11 @@ The filter is classic BPF, assembled here in pure Python (no libseccomp). Per sy
   (``nr >= 0x40000000``, x86_64 only);
 * answers EPERM to every syscall in ``DENIED``: namespaces, mount APIs, tracing and other
   processes' memory, keyrings, bpf, perf, userfaultfd, io_uring, modules, kexec, clocks, swap,
-  raw I/O ports, memfd and System V shared memory;
+  raw I/O ports, memfd and System V shared memory, extended attributes;
+* answers EAFNOSUPPORT to ``socket``/``socketpair`` of a family other than ``AF_UNIX``, ``AF_INET``
+  and ``AF_INET6`` (``SOCKET_FAMILIES``): the empty network namespace cuts off those, but not
+  ``AF_VSOCK``, whose connections go to the hypervisor, and every other family is kernel surface
+  no program needs (netlink, packet, alg, ...);
 * answers EPERM to ``clone`` with a namespace flag (the flags are its first argument), to
   ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0), to ``setsockopt``
   setting a socket's buffer size (``SOCKET_BUFFER_OPTIONS``; the default sizes stay), and to
@@ -56,6 +60,7 @@ PERSONALITY_ALLOWED = (0xFFFFFFFF, 0)  # query the current persona; PER_LINUX
 SELF_ONLY = ("sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr")
 PRIO_PROCESS, IOPRIO_WHO_PROCESS = 0, 1
 SOL_SOCKET = 1
+SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6
 # socket buffer sizes above the system default: 640 sockets filled at 4 MiB each held 3.9 GB
 SOCKET_BUFFER_OPTIONS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 
@@ -88,6 +93,10 @@ DENIED: tuple[str, ...] = (
     # namespace (root, for btp run as root): 128 inotify instances in a program left the host,
     # systemd included, unable to make one
     "inotify_init", "inotify_init1",
+    # extended attributes: the worker's stdin memfd lives on the kernel's internal shm mount, where
+    # nothing bounds them (8192 x 64 KiB held 1 GiB of kernel memory, and they outlived the
+    # program: a channel to the next one); programs have no use for them
+    "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
 )
 
 # Numbers from the kernel's arch/x86/entry/syscalls/syscall_64.tbl ...
@@ -104,7 +113,8 @@ X86_64: dict[str, int] = {
     "syslog": 103, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305, "adjtimex": 159,
     "vhangup": 153, "nfsservctl": 180, "uselib": 134, "iopl": 172, "ioperm": 173, "modify_ldt": 154,
     "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68, "semget": 64, "io_setup": 206,
-    "inotify_init": 253, "inotify_init1": 294,
+    "inotify_init": 253, "inotify_init1": 294, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
+    "setxattrat": 463, "socket": 41, "socketpair": 53,
     "clone": 56, "clone3": 435, "personality": 135, "setsockopt": 54, "prlimit64": 302,
     "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203,
     "ioprio_set": 251, "sched_setattr": 314,
@@ -125,7 +135,8 @@ AARCH64: dict[str, int] = {
     "msgget": 186, "semget": 190, "io_setup": 0, "clone": 220, "clone3": 435, "personality": 92,
     "inotify_init1": 26, "setsockopt": 208, "prlimit64": 261,
     "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setaffinity": 122,
-    "ioprio_set": 30, "sched_setattr": 274,
+    "ioprio_set": 30, "sched_setattr": 274, "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7,
+    "setxattrat": 463, "socket": 198, "socketpair": 199,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (AUDIT_ARCH_X86_64, X86_64),
@@ -135,7 +146,7 @@ ARCHES: dict[str, tuple[int, dict[str, int]]] = {
 # classic BPF opcodes and struct seccomp_data offsets (nr, arch, low 32 bits of args[0])
 _LD, _JEQ, _JGT, _JGE, _JSET, _RET = 0x20, 0x15, 0x25, 0x35, 0x45, 0x06
 _NR, _ARCH, _ARG0, _ARG1, _ARG2 = 0, 4, 16, 24, 32  # low halves of args[0..2]
-_EPERM, _ENOSYS = SECCOMP_RET_ERRNO | 1, SECCOMP_RET_ERRNO | 38
+_EPERM, _ENOSYS, _EAFNOSUPPORT = SECCOMP_RET_ERRNO | 1, SECCOMP_RET_ERRNO | 38, SECCOMP_RET_ERRNO | 97
 
 
 def build(machine: str) -> bytes:
@@ -144,7 +155,8 @@ def build(machine: str) -> bytes:
     action = {table[name]: "eperm" for name in DENIED if name in table}
     action |= {table["clone3"]: "enosys", table["clone"]: "clone", table["personality"]: "personality",
                table["setsockopt"]: "setsockopt", table["prlimit64"]: "self",
-               table["setpriority"]: "who_self", table["ioprio_set"]: "io_self"}
+               table["setpriority"]: "who_self", table["ioprio_set"]: "io_self",
+               table["socket"]: "family", table["socketpair"]: "family"}
     action |= {table[name]: "self" for name in SELF_ONLY}
     runs: list[list] = []  # [first, last, label]: consecutive numbers with the same action
     for nr in sorted(action):
@@ -166,6 +178,8 @@ def build(machine: str) -> bytes:
         (_JEQ, 0, "allow", "eperm"),
         "setsockopt", (_LD, _ARG1), (_JEQ, SOL_SOCKET, None, "allow"), (_LD, _ARG2),
         *[(_JEQ, opt, "eperm") for opt in SOCKET_BUFFER_OPTIONS], (_RET, SECCOMP_RET_ALLOW),
+        "family", (_LD, _ARG0), *[(_JEQ, family, "allow") for family in SOCKET_FAMILIES],
+        (_RET, _EAFNOSUPPORT),
         "allow", (_RET, SECCOMP_RET_ALLOW),
         "eperm", (_RET, _EPERM),
         "enosys", (_RET, _ENOSYS),
