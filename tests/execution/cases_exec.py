@@ -101,6 +101,21 @@ CONTAINMENT = [
      "import mmap\ndef f():\n    ms, chunk = [], b'x' * 1024 ** 2\n    for _ in range(4):\n"
      "        m = mmap.mmap(-1, 200 * 1024 ** 2)\n        for _ in range(200):\n            m.write(chunk)\n"
      "        ms.append(m)\n    import time; time.sleep(5)\n    return 1\n", [{M}]),
+    # a filled mapping made read-only leaves RLIMIT_DATA (which counts writable private mappings)
+    # but keeps its pages: 1.5 GiB were held under 256 MiB
+    ("memory_mprotect_readonly", assert_task("assert candidate() == 1"),
+     "import ctypes, time\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.mmap.restype = ctypes.c_void_p\n"
+     "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+     "def f():\n    n = 128 << 20\n    for _ in range(6):\n        p = libc.mmap(None, n, 3, 0x22, -1, 0)\n"
+     "        ctypes.memset(p, 1, n)\n        libc.mprotect(ctypes.c_void_p(p), ctypes.c_size_t(n), 1)\n"
+     "    time.sleep(5)\n    return 1\n", [{M}]),
+    # page tables are memory too: reading a huge read-only mapping costs 4 KiB of them per 2 MiB and
+    # no RSS (2.8 GB of kernel memory under 256 MiB before); 400 MiB of heap first, so that the
+    # page tables that cross the 512 MiB limit take a fraction of the 2 s timeout
+    ("memory_page_tables", assert_task("assert candidate() == 1"),
+     "import mmap, time\ndef f():\n    heap = b'x' * (400 << 20)\n"
+     "    m = mmap.mmap(-1, 1 << 40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)\n"
+     "    for off in range(0, 1 << 40, 2 << 20):\n        m[off]\n    time.sleep(5)\n    return 1\n", [{M}]),
     # "stack" mappings are not data to the kernel: RLIMIT_DATA never sees them (1.5 GiB held before)
     ("memory_growsdown_mmap", assert_task("assert candidate() == 1"),
      "import mmap, time\ndef f():\n    n = 1024 ** 3\n"

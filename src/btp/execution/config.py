@@ -40,8 +40,10 @@ class ExecConfig:
         program, the zygote and the judge spend waiting for a CPU does not count (so a loaded
         machine does not turn a computing program's verdict into a timeout), up to
         ``STRETCH`` times that backstop.
-    memory_mb: data-segment limit (RLIMIT_DATA) per process: heap and anonymous mappings, so
-        numpy's large virtual reservations do not count, but what a program allocates does.
+    memory_mb: the program's memory limit: the data segment of each of its processes
+        (RLIMIT_DATA: heap and writable private mappings, so numpy's large virtual reservations
+        do not count, but what a program allocates does), and the resident anonymous and shared
+        memory plus page tables of all its processes together (polled every 20 ms).
     profile: stdout comparison for stdio tests: a name from ``compare.PROFILES``
         ("whitespace" default, "lines", "exact", "float") or a checker callable
         ``(stdin, expected, actual) -> bool`` for problems with several right answers (or its

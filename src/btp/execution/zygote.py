@@ -325,22 +325,21 @@ def _wait_time(child: Child | None, deadline: Deadline) -> float:
         return left
     now = time.monotonic()
     if now >= child.next_check:
-        if program_memory(child.pid, child.forker.pid) > child.memory:
+        if program_memory(child.forker.pid) > child.memory:
             raise Death("memory")
         child.next_check = now + POLL
     return min(left, child.next_check - now)
 
 
-def program_memory(program_pid: int, template_pid: int) -> int:
-    """Memory (bytes) the program holds beyond what ``RLIMIT_DATA`` bounds: the shared memory of
-    every process in this PID namespace but PID 1 (``MAP_SHARED`` anonymous or ``/dev/zero``
-    mappings, which no rlimit sees), plus the anonymous memory of every process the program forked
-    (N children of ``memory_mb`` each would otherwise hold N times the limit). The program
-    process's own anonymous memory is left to ``RLIMIT_DATA``, which is deterministic, except its
-    stack mappings (``VmStk``, their size): the kernel counts a ``MAP_GROWSDOWN`` mapping, or a
-    piece of the stack ``mremap``-ed elsewhere, as stack, not data, and bounds it only where the
-    main stack grows (1.5 GiB were held under a 256 MiB limit that way). Pages shared between
-    processes count in each of them."""
+def program_memory(template_pid: int) -> int:
+    """Memory (bytes) the program holds: the anonymous and shared memory and the page tables of
+    every process in this PID namespace but PID 1 and the template. ``RLIMIT_DATA`` alone bounds
+    none of it reliably: it counts writable private mappings, so a filled mapping made read-only
+    with ``mprotect`` leaves it (1.5 GiB were held under 256 MiB); ``MAP_SHARED`` anonymous memory,
+    stack mappings (``MAP_GROWSDOWN``, a piece of the stack moved with ``mremap``) and page tables
+    (a huge read-only mapping, read through, costs 4 KiB of them per 2 MiB and no RSS: 2.8 GB of
+    kernel memory) are never data; and N forked processes get ``memory_mb`` each. Pages shared
+    between processes count in each of them."""
     kb = 0
     for name in os.listdir("/proc"):
         if not name.isdigit() or name == "1" or int(name) == template_pid:
@@ -355,11 +354,8 @@ def program_memory(program_pid: int, template_pid: int) -> int:
             continue
         finally:
             os.close(fd)
-        kb += linux.status_kb(text, b"RssShmem") or 0
-        if int(name) != program_pid:
-            kb += linux.status_kb(text, b"RssAnon") or 0
-        else:  # stack mappings, which RLIMIT_DATA does not count: MAP_GROWSDOWN, a moved stack
-            kb += linux.status_kb(text, b"VmStk") or 0
+        for field in (b"RssAnon", b"RssShmem", b"VmPTE"):
+            kb += linux.status_kb(text, field) or 0
     return kb * 1024
 
 
