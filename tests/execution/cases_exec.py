@@ -145,6 +145,17 @@ CONTAINMENT = [
     ("loop_forever", assert_task("assert candidate() == 1", "assert candidate() == 1"),
      "def f():\n    while True: pass\n", [{T}, {T}]),
     ("block_on_stdin", assert_task("assert candidate() == 1"), "import sys\ndef f():\n    return sys.stdin.read()\n", [{F}]),
+    # the 2 s CPU budget outrun: the program's own timer cancelled and SIGXCPU ignored (2.6 s passed
+    # before), or the work split over forked processes on widened CPUs (3.2 s in 1.6 s of wall time)
+    ("cpu_timer_cancelled", assert_task("assert candidate() == 1"),
+     "import signal, time\ndef f():\n    signal.setitimer(signal.ITIMER_PROF, 0)\n"
+     "    signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n    t = time.process_time()\n"
+     "    while time.process_time() - t < 2.6:\n        pass\n    return 1\n", [{T}]),
+    ("cpu_split_over_processes", assert_task("assert candidate() == 1"),
+     "import os, time\ndef f():\n    os.sched_setaffinity(0, range(os.cpu_count()))\n    pids = []\n"
+     "    for _ in range(2):\n        pid = os.fork()\n        if pid == 0:\n            t = time.process_time()\n"
+     "            while time.process_time() - t < 1.6:\n                pass\n            os._exit(0)\n"
+     "        pids.append(pid)\n    for pid in pids:\n        os.waitpid(pid, 0)\n    return 1\n", [{T}]),
 ]
 
 FORGERY = [
@@ -270,6 +281,9 @@ SECCOMP = [] if seccomp.FILTER is None else [
     ("seccomp_netlink", BLOCKED, blocked_if("import socket\nsocket.socket(16, socket.SOCK_RAW, 0)"), [{P}]),
     # xattrs on the worker's stdin memfd (fd 7): unbounded kernel memory that outlived the program
     ("seccomp_xattr_on_stdin_memfd", BLOCKED, blocked_if("import os\nos.setxattr(7, 'user.k', b'x' * 65536)"),
+     [{P}]),
+    # children reaped by the kernel as they exit (SIGCHLD ignored) would take their CPU time along
+    ("seccomp_sigchld_autoreap", BLOCKED, blocked_if("import signal\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)"),
      [{P}]),
     ("seccomp_threads_fork_subprocess_work", assert_task("assert candidate() == [1, 7, '1']"),
      ("import os, subprocess, sys, threading\ndef f():\n    out = []\n"

@@ -76,7 +76,7 @@ def in_child(fn, guard=(), install=True):
 
 
 ARG_CHECKED = ("clone", "clone3", "personality", "setsockopt", "prlimit64", "setpriority", "ioprio_set",
-               "socket", "socketpair", *seccomp.SELF_ONLY)  # decided by arguments
+               "socket", "socketpair", "rt_sigaction", *seccomp.SELF_ONLY)  # decided by arguments
 
 
 def test_tables_and_filter():
@@ -138,6 +138,10 @@ def test_filter_decides_every_syscall_number(machine):
             for who in (0, 1, 2, 12345):
                 want = allow if (arg0, who) == (which, 0) else eperm
                 assert _run_bpf(flt, table[name], audit_arch, arg0, who) == want, (machine, name, arg0, who)
+    for sig in (2, 17, 18, 64):
+        for act in (0, 1, 0x7FFF0000, 1 << 32, (1 << 47) + 8):
+            want = eperm if sig == seccomp.SIGCHLD and act else allow
+            assert _run_bpf(flt, table["rt_sigaction"], audit_arch, sig, act) == want, (machine, sig, hex(act))
     for name in ("socket", "socketpair"):
         for family in range(64):
             assert _run_bpf(flt, table[name], audit_arch, family) == expected(table[name], family), (name, family)

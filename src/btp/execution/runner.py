@@ -69,7 +69,7 @@ def _set_limits(h: dict) -> None:
     hard_cpu = int(math.ceil(cpu)) + 1
     mb = 1024 * 1024
     limits = [
-        (resource.RLIMIT_CPU, hard_cpu, hard_cpu + 1),
+        (resource.RLIMIT_CPU, hard_cpu, hard_cpu),  # hard = soft: SIGKILL, not an ignorable SIGXCPU
         (resource.RLIMIT_DATA, h["memory_mb"] * mb, h["memory_mb"] * mb),
         (resource.RLIMIT_STACK, min(h["memory_mb"], 256) * mb, min(h["memory_mb"], 256) * mb),
     ]

@@ -47,7 +47,8 @@ class Child:
         self.status: int | None = None
         self.cpu_seconds = 0.0  # user + system, once reaped
         self.maxrss_kb = 0
-        self.memory = 0  # bytes program_memory may reach
+        self.memory = 0  # bytes program_usage may reach
+        self.budget = 0.0  # CPU seconds it may reach
         self.next_check = 0.0  # when to check it next (monotonic)
 
     def drain(self, cap: int) -> None:
@@ -211,7 +212,8 @@ def _await(child: Child, nonce: str, deadline: Deadline, cap: int) -> list:
             dead = True
 
 
-POLL = 0.02  # seconds between checks of the program's total memory while it runs
+POLL = 0.02  # seconds between checks of the program's total memory and CPU time while it runs
+TICK = os.sysconf("SC_CLK_TCK")  # units of the CPU times in /proc/<pid>/stat
 
 
 def program_delay(pid: int) -> float:
@@ -304,9 +306,9 @@ def _host_gone(ready: list) -> None:
 
 
 def _select(fds: list, deadline: Deadline, child: Child | None) -> list:
-    """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline``, Death("memory")
-    if ``child``'s program holds more than its limit (``program_memory``, checked every POLL s
-    however busy the fds keep us); exits if the host is gone."""
+    """Wait until one of ``fds`` is readable: Death("timeout") past ``deadline`` or past ``child``'s
+    CPU budget, Death("memory") if its program holds more than its limit (``program_usage``,
+    checked every POLL s however busy the fds keep us); exits if the host is gone."""
     while True:
         wait = _wait_time(child, deadline)
         ready = select.select(fds + [HOST_IN], [], [], wait)[0]
@@ -316,8 +318,9 @@ def _select(fds: list, deadline: Deadline, child: Child | None) -> list:
 
 
 def _wait_time(child: Child | None, deadline: Deadline) -> float:
-    """How long the zygote may block now: Death("timeout") past ``deadline``; Death("memory") if
-    ``child``'s program is over its limit (checked when POLL s have passed since the last check)."""
+    """How long the zygote may block now: Death("timeout") past ``deadline``; Death("memory") or
+    Death("timeout") if ``child``'s program is over its memory limit or CPU budget (checked when
+    POLL s have passed since the last check)."""
     left = deadline.left()
     if left <= 0:
         raise Death("timeout")
@@ -325,38 +328,60 @@ def _wait_time(child: Child | None, deadline: Deadline) -> float:
         return left
     now = time.monotonic()
     if now >= child.next_check:
-        if program_memory(child.forker.pid) > child.memory:
-            raise Death("memory")
+        _check_usage(child)
         child.next_check = now + POLL
     return min(left, child.next_check - now)
 
 
-def program_memory(template_pid: int) -> int:
-    """Memory (bytes) the program holds: the anonymous and shared memory and the page tables of
-    every process in this PID namespace but PID 1 and the template. ``RLIMIT_DATA`` alone bounds
+def _check_usage(child: Child) -> None:
+    memory, cpu = program_usage(child.forker.pid)
+    if memory > child.memory:
+        raise Death("memory")
+    if cpu > child.budget:
+        raise Death("timeout")
+
+
+def program_usage(template_pid: int) -> tuple[int, float]:
+    """What the program holds and has used: (bytes of memory, CPU seconds), over every process in
+    this PID namespace but PID 1 and the template.
+
+    Memory: resident anonymous and shared memory and page tables. ``RLIMIT_DATA`` alone bounds
     none of it reliably: it counts writable private mappings, so a filled mapping made read-only
     with ``mprotect`` leaves it (1.5 GiB were held under 256 MiB); ``MAP_SHARED`` anonymous memory,
     stack mappings (``MAP_GROWSDOWN``, a piece of the stack moved with ``mremap``) and page tables
     (a huge read-only mapping, read through, costs 4 KiB of them per 2 MiB and no RSS: 2.8 GB of
     kernel memory) are never data; and N forked processes get ``memory_mb`` each. Pages shared
-    between processes count in each of them."""
-    kb = 0
+    between processes count in each of them.
+
+    CPU: user + system time of each process and of the children it reaped (zombies and processes
+    the program reaped included; the orphans PID 1 inherits stay zombies until the program is
+    over, and seccomp refuses the ``SIGCHLD`` dispositions that would let children vanish
+    unaccounted). The program process's own timer and ``RLIMIT_CPU`` stop an honest program at
+    its budget exactly; this catches one that cancels that timer, ignores ``SIGXCPU``, or splits
+    its work over forked processes (each with an ``RLIMIT_CPU`` of its own): 2.5 s of CPU passed
+    a 1 s budget that way."""
+    kb = ticks = 0
     for name in os.listdir("/proc"):
         if not name.isdigit() or name == "1" or int(name) == template_pid:
             continue
         try:
-            fd = os.open(f"/proc/{name}/status", os.O_RDONLY)
+            status, stat = _read(f"/proc/{name}/status"), _read(f"/proc/{name}/stat")
         except OSError:
             continue  # exited meanwhile
-        try:
-            text = os.read(fd, 4096)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
         for field in (b"RssAnon", b"RssShmem", b"VmPTE"):
-            kb += linux.status_kb(text, field) or 0
-    return kb * 1024
+            kb += linux.status_kb(status, field) or 0
+        fields = stat.rsplit(b")", 1)[-1].split()
+        if len(fields) > 14:
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return kb * 1024, ticks / TICK
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def _send(child: Child, obj, deadline: Deadline, cap: int) -> None:
@@ -434,6 +459,7 @@ class _Run:
     def drive(self, child: Child, budget: float, deadline: Deadline) -> None:
         req = self.req
         child.memory = req["memory_mb"] * 1024 * 1024
+        child.budget = budget
         child.next_check = time.monotonic() + POLL  # programs done within POLL are never polled
         child.reader.max_frame = child.memory + (1 << 16)  # its replies: values, statuses
         nonce = os.urandom(16).hex()
