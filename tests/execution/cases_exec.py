@@ -54,6 +54,10 @@ CONTAINMENT = [
         "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)"), [{P}]),
     ("network_outside", BLOCKED, blocked_if(
         "import socket\ns = socket.create_connection(('1.1.1.1', 53), timeout=1)"), [{P}]),
+    # kernel.pid_max is per PID namespace (Linux 6.14+): 301 left later programs without threads
+    # (the same value is written back, so a failure here harms no later case)
+    ("write_proc_sys", BLOCKED, blocked_if(
+        "p = '/proc/sys/kernel/pid_max'\nopen(p, 'w').write(open(p).read())"), [{P}]),
     ("see_processes", BLOCKED, blocked_if(
         "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
         "if len(pids) > 3: raise RuntimeError('sees ' + str(pids))\n"

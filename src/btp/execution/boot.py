@@ -171,8 +171,13 @@ def mount_scratch(root: str, disk_mb: int) -> None:
 
 
 def enter_root(root: str) -> None:
-    """In the zygote (PID 1): mount /proc for our PID namespace, pivot, drop the old root."""
+    """In the zygote (PID 1): mount /proc for our PID namespace with /proc/sys read-only, pivot,
+    drop the old root. Some sysctls belong to our namespaces and the programs' uid may write them:
+    ``kernel.pid_max`` of a PID namespace (Linux 6.14+) set to 301 by one program left every later
+    program on the worker unable to start a thread or a process."""
     linux.mount("proc", root + "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    linux.mount(root + "/proc/sys", root + "/proc/sys", None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, root + "/proc/sys", None, linux.readonly_flags(root + "/proc/sys"))
     os.chdir(root)
     linux.pivot_root(".", ".")
     linux.umount2(".", linux.MNT_DETACH)
