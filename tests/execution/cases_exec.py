@@ -276,6 +276,9 @@ SECCOMP = [] if seccomp.FILTER is None else [
     ("sigpending_limited", BLOCKED,
      "import resource\ndef f():\n    return 'blocked' if resource.getrlimit(resource.RLIMIT_SIGPENDING) == (64, 64) else 'escaped'\n",
      [{P}]),
+    ("open_files_limited", BLOCKED,
+     "import resource\ndef f():\n    return 'blocked' if resource.getrlimit(resource.RLIMIT_NOFILE) == (128, 128) else 'escaped'\n",
+     [{P}]),
     ("seccomp_socket_buffer_size", BLOCKED,
      "import socket\ndef f():\n    a, b = socket.socketpair()\n    a.send(b'x')\n    ok = b.recv(1) == b'x'\n"
      "    try:\n        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)\n        return 'escaped'\n"

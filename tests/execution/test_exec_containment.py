@@ -468,6 +468,29 @@ def test_a_worker_restarted_inside_a_batch_outlives_the_batch(unprivileged):
     assert _script(RESTARTED, "", unprivileged)["outcomes"] == [["pass", "pass"]] * 3
 
 
+IN_FLIGHT = r"""
+import json, os
+from btp.execution import ExecConfig, Executor
+from btp.tasks.types import AssertTest, Task
+task = Task("i", "", (AssertTest("assert candidate() == 1"),), entry_point="f")
+hold = ("import array, socket, time\ndef f():\n    a, b = socket.socketpair()\n"
+        "    a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [0] * 253))])\n"
+        "    time.sleep(3)\n    return 1\n")
+with Executor(ExecConfig(workers=2, cache=False)) as ex:
+    got = ex.run(task, [hold] + ["def f(): return 1  # %d" % i for i in range(20)])
+print(json.dumps({"uid": os.getuid(), "outcomes": [r.outcomes[0].value for r in got]}))
+"""
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["current_user", "unprivileged"])
+def test_descriptors_a_program_keeps_in_flight_do_not_break_the_other_worker(unprivileged):
+    """Descriptors in flight over sockets are counted per user, the user of every worker's
+    programs, against the sender's RLIMIT_NOFILE: with the template at the programs' 128, one
+    program keeping 253 in flight stopped the other worker's template from handing over new
+    programs' pipes (they got `error`)."""
+    assert _script(IN_FLIGHT, "", unprivileged)["outcomes"] == ["pass"] * 21
+
+
 def test_a_program_gets_exactly_max_processes():
     """Boot, the judge, the zygote and the template run as the program's uid and count against
     RLIMIT_NPROC too; the program gets max_processes processes and threads, itself included."""

@@ -47,6 +47,10 @@ def isolate_fds(keep: tuple[int, ...], out_w: int | None) -> None:
     os.closerange(CMD_FD + len(keep), 1 << 16)
 
 
+PROGRAM_FILES = 128  # RLIMIT_NOFILE of a program process
+TEMPLATE_FILES = 1 << 20  # ... and of the zygote and the template, at most (see set_worker_limits)
+
+
 def set_worker_limits(fsize_mb: int, nproc: int) -> None:
     """Limits that are the same for every program of a worker: set once, by the zygote.
 
@@ -55,16 +59,23 @@ def set_worker_limits(fsize_mb: int, nproc: int) -> None:
     """
     mb = 1024 * 1024
     # RLIMIT_SIGPENDING: queued signals are counted per user up the namespace chain, so they
-    # also count against the uid btp runs as (a program filling the default left the host none)
+    # also count against the uid btp runs as (a program filling the default left the host none).
+    # RLIMIT_NOFILE stays high here (each program process lowers it to PROGRAM_FILES): the kernel
+    # refuses to pass descriptors over a socket (SCM_RIGHTS) while the sender's user has more in
+    # flight than the sender's own RLIMIT_NOFILE, and that user is the one of every worker's
+    # programs: a program that kept 253 in flight made the other worker's template unable to
+    # hand over a new program's pipes, and 28 of 30 programs there got `error`.
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    files = TEMPLATE_FILES if files == resource.RLIM_INFINITY else min(files, TEMPLATE_FILES)
     for res, value in ((resource.RLIMIT_FSIZE, fsize_mb * mb), (resource.RLIMIT_NPROC, nproc),
-                       (resource.RLIMIT_NOFILE, 128), (resource.RLIMIT_CORE, 0),
+                       (resource.RLIMIT_NOFILE, files), (resource.RLIMIT_CORE, 0),
                        (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0),
                        (resource.RLIMIT_SIGPENDING, 64)):
         resource.setrlimit(res, (value, value))
 
 
 def _set_limits(h: dict) -> None:
-    """Per-program limits (the zygote itself must not live under them): CPU, data, stack."""
+    """Per-program limits (the zygote itself must not live under them): CPU, data, stack, files."""
     cpu = float(h["cpu"])
     hard_cpu = int(math.ceil(cpu)) + 1
     mb = 1024 * 1024
@@ -72,6 +83,7 @@ def _set_limits(h: dict) -> None:
         (resource.RLIMIT_CPU, hard_cpu, hard_cpu),  # hard = soft: SIGKILL, not an ignorable SIGXCPU
         (resource.RLIMIT_DATA, h["memory_mb"] * mb, h["memory_mb"] * mb),
         (resource.RLIMIT_STACK, min(h["memory_mb"], 256) * mb, min(h["memory_mb"], 256) * mb),
+        (resource.RLIMIT_NOFILE, PROGRAM_FILES, PROGRAM_FILES),
     ]
     for res, soft, hard in limits:
         resource.setrlimit(res, (soft, hard))
