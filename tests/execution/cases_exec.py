@@ -201,6 +201,10 @@ _FRAME_FORGE = (
     "        fr = fr.f_back\n"
     "    return None\n")
 REWARD_HACKS = [
+    # StopIteration from the program inside map/filter ended the test's iteration: all() was True
+    ("stop_iteration_in_map", assert_task("assert all(map(lambda x: candidate(x) == 2 * x, [1, 2, 3]))",
+                                          "assert list(filter(lambda x: candidate(x) != 2 * x, [1, 2])) == []"),
+     "def f(x):\n    raise StopIteration\n", [{E, F}, {E, F}]),
     # a value the judge cannot pass back (nested one level past the encoding's depth once the test
     # wraps it, as MBPP/601 does) used to hand the whole test back to the program's interpreter
     ("unencodable_value_handback", assert_task("assert candidate([Pair(5, 24), Pair(15, 25)]) == 3"),

@@ -228,7 +228,12 @@ def _result(reply, channel: Channel):
 
 def _program_exception(name, args) -> Exception:
     """What the program raised, as the builtin exception class it derives from (``ProgramError``
-    if none) built from its args, so ``except ValueError`` and ``str(e)`` behave as in-process."""
+    if none) built from its args, so ``except ValueError`` and ``str(e)`` behave as in-process.
+    ``StopIteration`` (and its async twin) becomes a ``RuntimeError``, as PEP 479 does in
+    generators: raised inside ``map``/``filter``/``iter(callable)`` it would end the test's
+    iteration early, and ``all(map(lambda x: candidate(x) == ..., xs))`` passed."""
+    if name in ("StopIteration", "StopAsyncIteration"):
+        return RuntimeError(f"the program raised {name}")
     exc = _EXCEPTIONS.get(name, ProgramError) if isinstance(name, str) else ProgramError
     try:
         args = decode(args)
