@@ -154,6 +154,16 @@ def test_cache_and_batch_dedupe():
         assert ex.stats["run"] == 1  # identical programs in one batch still run once
 
 
+def test_programs_that_share_a_cache_key_run_the_same_text():
+    """A program can read its own text (the runner's local, a frame up): if the cache ran each
+    variant's raw text, a wrong variant got a right one's cached verdict."""
+    task = atask("assert candidate() == 1")
+    body = "import sys\n_src = sys._getframe(1).f_locals.get('program', '')\ndef f(): return 1 if _src.endswith(' ') else 0\n"
+    for cache in (True, False):
+        with Executor(ExecConfig(workers=1, cache=cache)) as ex:
+            assert [ex.run(task, [p])[0].outcomes for p in (body + " ", body)] == [(F,), (F,)]
+
+
 def test_same_verdicts_with_one_or_two_workers_and_across_runs():
     task = Task("r", "", (StdioTest("", "x"), StdioTest("3\n", "9\n")))
     progs = ["import random\nprint(random.random())", "print(int(input() or 0) ** 2)",

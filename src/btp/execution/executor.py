@@ -99,8 +99,8 @@ class Executor:
             if self.config.cache and key in self._cache:
                 done[key] = self._cache[key]
                 self._cache.move_to_end(key)
-            elif key not in todo:
-                todo[key] = pair
+            elif key not in todo:  # run the text the key names: a program may read its own
+                todo[key] = (pair[0], normalize_program(pair[1]))
         waiting: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
             waiting.setdefault(key, []).append(i)
