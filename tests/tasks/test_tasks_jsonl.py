@@ -63,3 +63,11 @@ def test_failed_write_keeps_the_existing_file(tmp_path):
         write_tasks_jsonl(TASKS + [bad], path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]  # no temp file left
+
+
+def test_a_test_value_past_the_int_digit_limit_is_a_named_error():
+    """10**5000 cannot be written as JSON under Python's default digit limit: a BtpError naming
+    the task, not a bare ValueError from deep inside the executor's cache key."""
+    task = Task("big", "", (CallTest(args=[1], expected=10 ** 5000),), entry_point="f")
+    with pytest.raises(BtpError, match="'big'.*set_int_max_str_digits"):
+        task.tests_json()

@@ -108,4 +108,8 @@ class Task:
         )
 
     def tests_json(self) -> str:
-        return json.dumps([t.to_json() for t in self.tests], sort_keys=True)
+        try:
+            return json.dumps([t.to_json() for t in self.tests], sort_keys=True)
+        except ValueError as e:  # an int past Python's digit limit for int <-> str (4300 by default)
+            raise BtpError(f"task {self.task_id!r}: a test value cannot be written as JSON ({e}); "
+                           "sys.set_int_max_str_digits() raises the limit") from None
