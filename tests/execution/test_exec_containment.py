@@ -120,6 +120,19 @@ def test_scratch_is_fresh_for_each_program(ex):
     assert all(r.outcomes == (Outcome.PASS,) for r in results)
 
 
+def test_an_untouched_scratch_is_kept_also_after_a_replaced_one():
+    """/tmp is replaced only after a program that left a trace: the clean programs after a dirty
+    one see one mount again (each got a new one: the state compared with was the first tmpfs's)."""
+    task = Task.from_json({"task_id": "m", "prompt": "", "entry_point": "f",
+                           "tests": [{"type": "call", "args": [], "expected": 0}]})
+    mount_id = "def f():\n    return [l.split()[0] for l in open('/proc/self/mountinfo') if l.split()[4] == '/tmp'][0]\n"
+    dirty = "open('/tmp/x', 'w').close()\n" + mount_id
+    with Executor(ExecConfig(workers=1, cache=False)) as one:
+        one.start()
+        ids = [one._workers[0].run(task, p)["raw"][0][1] for p in (mount_id, mount_id, dirty, mount_id, mount_id)]
+    assert ids[0] == ids[1] == ids[2] and ids[3] == ids[4] != ids[2], ids
+
+
 # A program must not change what the next program on the same worker gets: each of these changes
 # something the zygote shares with every program process (its limits, the open file descriptions
 # of the judge's pipes and of the stdin memfd); the programs after it must still pass.

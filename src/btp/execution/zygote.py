@@ -605,15 +605,18 @@ def restore_fds(state: dict) -> None:
             os.fchmod(fd, mode)
 
 
-def fresh_scratch(disk_mb: int, pristine: tuple) -> None:
+def fresh_scratch(disk_mb: int, pristine: tuple) -> tuple:
     """Make /tmp an empty tmpfs again: replace it (the old one is detached and freed), unless the
-    program left no trace in it (``_scratch_state`` equals ``pristine``, the state before the first
-    program; with host directories bound into /tmp, ``pristine`` is empty and it is always replaced)."""
+    program left no trace in it (``_scratch_state`` equals ``pristine``, the state of the empty
+    tmpfs; with host directories bound into /tmp, ``pristine`` is empty and it is always replaced).
+    Returns the ``pristine`` of the /tmp now there (a new tmpfs has other times: keeping the first
+    one's state replaced /tmp after every program once one had written there)."""
     if pristine and _scratch_state() == pristine:
-        return  # a new mount costs ~0.3 ms and an RCU grace period for the detach
+        return pristine  # a new mount costs ~0.3 ms and an RCU grace period for the detach
     linux.umount2("/tmp", linux.MNT_DETACH)
     boot.mount_scratch("", disk_mb)
     os.chdir("/tmp")
+    return _scratch_state() if pristine else ()
 
 
 def _scratch_state() -> tuple:
@@ -680,7 +683,7 @@ def serve(spec: dict) -> None:
             restore_fds(shared_state)  # first: reading a pipe it set up for SIGIO signals its owner
             os.ftruncate(stdin_fd, 0)  # free what the last stdin (or the program) put there
             judge.clear()
-            fresh_scratch(spec["disk_mb"], pristine)
+            pristine = fresh_scratch(spec["disk_mb"], pristine)
         except OSError:  # e.g. a pipe it shrank cannot grow back while its uid is over
             resp["restart"] = True  # fs.pipe-user-pages-soft: the host replaces this worker
         if judge.grown:
