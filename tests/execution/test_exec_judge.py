@@ -181,7 +181,7 @@ def test_the_judge_may_grow_by_twice_the_programs_limit():
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
-def test_stdlib_names_are_the_real_modules_and_the_program_picks_no_imports():
+def test_stdlib_names_are_the_real_modules_and_the_program_picks_no_imports(monkeypatch):
     """A test's ``sys`` is the standard library's even when the program defines ``class sys``
     (a fake ``getsizeof`` passed MBPP/596); a module the program names is bound only if the judge
     already has it, so a program cannot make the long-lived judge import anything."""
@@ -189,11 +189,13 @@ def test_stdlib_names_are_the_real_modules_and_the_program_picks_no_imports():
 
     from btp.execution import judge
 
+    monkeypatch.setattr(judge, "PRELOADED", frozenset(sys.modules) - {"json.decoder"})
     ns: dict = {}
-    names = {"sys": "f", "heapq": "m:heapq", "foo": "m:antigravity", "bar": "m:json", "helper": "f"}
-    judge._bind(ns, names, None, {"sys", "heapq", "foo", "bar", "helper"}, "f")
+    names = {"sys": "f", "heapq": "m:heapq", "foo": "m:antigravity", "bar": "m:json", "helper": "f",
+             "baz": "m:json.decoder"}  # loaded now, but not when the judge started
+    judge._bind(ns, names, None, {"sys", "heapq", "foo", "bar", "helper", "baz"}, "f")
     assert ns["sys"] is sys and ns["heapq"].__name__ == "heapq" and ns["bar"] is sys.modules["json"]
-    assert "foo" not in ns and "antigravity" not in sys.modules
+    assert "foo" not in ns and "antigravity" not in sys.modules and "baz" not in ns
     assert type(ns["helper"]) is judge.Remote
 
 

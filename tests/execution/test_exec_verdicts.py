@@ -138,6 +138,21 @@ def test_numpy_solution_passes_under_memory_limit():
             assert one(ex, task, prog) == (P,), preload
 
 
+def test_a_module_a_test_sees_does_not_depend_on_the_programs_before_it():
+    """Decoding a numpy value makes the judge import numpy; a later program's module was then
+    visible to its tests on that worker only (not alone, not on another worker)."""
+    task = atask("assert np.int64(candidate()) == 1")
+    later = "import numpy as np\ndef f(): return 1\n"
+    array = (atask("assert candidate().sum() == 3"), "import numpy as np\ndef f(): return np.array([1, 2])\n")
+    got = []
+    for before in ([], [array]):
+        with Executor(ExecConfig(workers=1, memory_mb=1024, cache=False)) as ex:
+            for t, p in before:
+                assert one(ex, t, p) == (P,)
+            got.append(one(ex, task, later))
+    assert got[0] == got[1] == (E,), got
+
+
 def test_cache_and_batch_dedupe():
     task = atask("assert candidate() == 1")
     with Executor(ExecConfig(workers=2, cache=True)) as ex:

@@ -259,12 +259,18 @@ def _update_in_place(arg, after) -> None:
         arg.update(after) if type(arg) is not bytearray else arg.extend(after)
 
 
+PRELOADED: frozenset[str] = frozenset()  # sys.modules when ``serve`` started
+
+
 def _bind(ns: dict, names: dict, channel: Channel, wanted: set[str], entry_point: str | None) -> None:
     """Make the program's top-level names the tests use visible: functions as Remotes, modules by
     import. A name the test uses that is a standard-library module (``sys``, ``math``) is always
     that module, whatever the program bound to it (a program's ``class sys`` with a fake
-    ``getsizeof`` passed MBPP/596); other modules are bound only when the judge has them already,
-    so a program cannot make the long-lived judge import anything of its choosing."""
+    ``getsizeof`` passed MBPP/596); other modules are bound only when the judge had them when it
+    started (``PRELOADED``: the preload list), so a program cannot make the long-lived judge
+    import anything of its choosing, and whether a test sees a module does not depend on the
+    programs before it (decoding a numpy value imports numpy; a later test's ``np`` was then
+    bound on that worker only)."""
     for name, kind in names.items():
         if name == entry_point and kind == "f":  # the task's own name for the program, builtin or not
             ns[name] = Remote({"name": "candidate"}, channel)
@@ -275,7 +281,7 @@ def _bind(ns: dict, names: dict, channel: Channel, wanted: set[str], entry_point
             _import_into(ns, name)
         elif kind == "f":
             ns[name] = Remote({"name": name}, channel)
-        elif kind.startswith("m:") and name in wanted and kind[2:] in sys.modules:
+        elif kind.startswith("m:") and name in wanted and kind[2:] in PRELOADED and kind[2:] in sys.modules:
             ns[name] = sys.modules[kind[2:]]
 
 
@@ -390,7 +396,9 @@ def serve(cmd_r: int, res_w: int, call_w: int, back_r: int, status_fd: int, key:
     the program go straight to it (fds 5/6, ``Channel``). Each test's CPU time is limited by the
     program's budget (``ITIMER_PROF``), so a looping test ends as ``timeout``.
     """
+    global PRELOADED
     try:  # what tests import (the preload list) boot imported before forking us
+        PRELOADED = frozenset(sys.modules)
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)
