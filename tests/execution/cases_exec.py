@@ -120,6 +120,18 @@ CONTAINMENT = [
      "import mmap, time\ndef f():\n    heap = b'x' * (400 << 20)\n"
      "    m = mmap.mmap(-1, 1 << 40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)\n"
      "    for off in range(0, 1 << 40, 2 << 20):\n        m[off]\n    time.sleep(5)\n    return 1\n", [{M}]),
+    # a process whose main thread exited (a zombie leader) has no memory lines in /proc/<pid>/status:
+    # its live thread held 1.5 GiB (made read-only) under 256 MiB
+    ("memory_zombie_leader", assert_task("assert candidate() == 1"),
+     "import ctypes, os, platform, threading, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+     "libc.mmap.restype = ctypes.c_void_p\n"
+     "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+     "def hog():\n    n = 128 << 20\n    for _ in range(6):\n        p = libc.mmap(None, n, 3, 0x22, -1, 0)\n"
+     "        ctypes.memset(p, 1, n)\n        libc.mprotect(ctypes.c_void_p(p), ctypes.c_size_t(n), 1)\n"
+     "    time.sleep(30)\n"
+     "def f():\n    if os.fork() == 0:\n        threading.Thread(target=hog).start()\n"
+     "        libc.syscall(60 if platform.machine() == 'x86_64' else 93, 0)  # SYS_exit: this thread only\n"
+     "    time.sleep(5)\n    return 1\n", [{M}]),
     # "stack" mappings are not data to the kernel: RLIMIT_DATA never sees them (1.5 GiB held before)
     ("memory_growsdown_mmap", assert_task("assert candidate() == 1"),
      "import mmap, time\ndef f():\n    n = 1024 ** 3\n"
@@ -155,6 +167,14 @@ CONTAINMENT = [
      "import signal, time\ndef f():\n    signal.setitimer(signal.ITIMER_PROF, 0)\n"
      "    signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n    t = time.process_time()\n"
      "    while time.process_time() - t < 2.6:\n        pass\n    return 1\n", [{T}]),
+    # each stdio test's work in a child left unreaped, then os._exit(0): only the dead process's own
+    # CPU was charged, so every test had a fresh budget (3.2 s of a 2 s budget passed)
+    ("cpu_in_unreaped_children", {"task_id": "s", "prompt": "", "tests": [
+        {"type": "stdio", "input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(4)]},
+     "import os, sys, time\nn = int(input())\nr, w = os.pipe()\nif os.fork() == 0:\n"
+     "    t = time.process_time()\n    while time.process_time() - t < 0.8:\n        pass\n"
+     "    os.write(w, str(2 * n).encode())\n    os._exit(0)\n"
+     "print(os.read(r, 100).decode())\nsys.stdout.flush()\nos._exit(0)\n", [{P}, {P}, {T}, {T}]),
     ("cpu_split_over_processes", assert_task("assert candidate() == 1"),
      "import os, time\ndef f():\n    os.sched_setaffinity(0, range(os.cpu_count()))\n    pids = []\n"
      "    for _ in range(2):\n        pid = os.fork()\n        if pid == 0:\n            t = time.process_time()\n"
@@ -289,6 +309,11 @@ SECCOMP = [] if seccomp.FILTER is None else [
      "    except PermissionError:\n        return 'blocked' if ok else 'broken'\n", [{P}]),
     # AF_VSOCK is not network-namespaced: its connections reach the hypervisor
     ("seccomp_vsock", BLOCKED, blocked_if("import socket\nsocket.socket(40, socket.SOCK_STREAM)"), [{P}]),
+    # a TCP socket mmap-ed stays alive after close(), past RLIMIT_NOFILE (kernel memory, epoll watches)
+    ("seccomp_inet_socket", BLOCKED, blocked_if("import socket\nsocket.socket()"), [{P}]),
+    # pages referenced from pipe slots are in no process's memory
+    ("seccomp_vmsplice", BLOCKED, syscall_denied("vmsplice", -1, 0, 0, 0), [{P}]),
+    ("seccomp_splice", BLOCKED, syscall_denied("splice", -1, 0, -1, 0, 1, 0), [{P}]),
     ("seccomp_netlink", BLOCKED, blocked_if("import socket\nsocket.socket(16, socket.SOCK_RAW, 0)"), [{P}]),
     # xattrs on the worker's stdin memfd (fd 7): unbounded kernel memory that outlived the program
     ("seccomp_xattr_on_stdin_memfd", BLOCKED, blocked_if("import os\nos.setxattr(7, 'user.k', b'x' * 65536)"),
@@ -296,6 +321,10 @@ SECCOMP = [] if seccomp.FILTER is None else [
     # children reaped by the kernel as they exit (SIGCHLD ignored) would take their CPU time along
     ("seccomp_sigchld_autoreap", BLOCKED, blocked_if("import signal\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)"),
      [{P}]),
+    # legitimate: 300 MB built, then a worker forked, under 512 MiB: the pages they share count once
+    ("fork_after_building_data_passes", assert_task("assert candidate() == 1"),
+     "import os, time\ndef f():\n    data = b'x' * (300 << 20)\n    pid = os.fork()\n    if pid == 0:\n"
+     "        time.sleep(0.3)\n        os._exit(0)\n    os.waitpid(pid, 0)\n    return 1\n", [{P}]),
     ("seccomp_threads_fork_subprocess_work", assert_task("assert candidate() == [1, 7, '1']"),
      ("import os, subprocess, sys, threading\ndef f():\n    out = []\n"
       "    t = threading.Thread(target=out.append, args=(1,)); t.start(); t.join()\n"

@@ -176,8 +176,11 @@ def enter_root(root: str) -> None:
     ``kernel.pid_max`` of a PID namespace (Linux 6.14+) set to 301 by one program left every later
     program on the worker unable to start a thread or a process."""
     linux.mount("proc", root + "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    linux.mount(root + "/proc/sys", root + "/proc/sys", None, linux.MS_BIND | linux.MS_REC)
-    linux.mount(None, root + "/proc/sys", None, linux.readonly_flags(root + "/proc/sys"))
+    for name in ("sys", "pressure"):  # (PSI triggers: a side channel on the host's load)
+        path = f"{root}/proc/{name}"
+        if os.path.isdir(path):
+            linux.mount(path, path, None, linux.MS_BIND | linux.MS_REC)
+            linux.mount(None, path, None, linux.readonly_flags(path))
     os.chdir(root)
     linux.pivot_root(".", ".")
     linux.umount2(".", linux.MNT_DETACH)

@@ -8,10 +8,13 @@ The filter is classic BPF, assembled here in pure Python (no libseccomp). Per sy
 * answers EPERM to every syscall in ``DENIED``: namespaces, mount APIs, tracing and other
   processes' memory, keyrings, bpf, perf, userfaultfd, io_uring, modules, kexec, clocks, swap,
   raw I/O ports, memfd and System V shared memory, extended attributes;
-* answers EAFNOSUPPORT to ``socket``/``socketpair`` of a family other than ``AF_UNIX``, ``AF_INET``
-  and ``AF_INET6`` (``SOCKET_FAMILIES``): the empty network namespace cuts off those, but not
-  ``AF_VSOCK``, whose connections go to the hypervisor, and every other family is kernel surface
-  no program needs (netlink, packet, alg, ...);
+* answers EAFNOSUPPORT to ``socket``/``socketpair`` of a family other than ``AF_UNIX``
+  (``SOCKET_FAMILIES``): ``AF_VSOCK`` is not network-namespaced (its connections went to the
+  hypervisor); ``AF_INET``/``AF_INET6`` reach nothing in the empty network namespace, yet a TCP
+  socket ``mmap``-ed stays alive after ``close()``, past ``RLIMIT_NOFILE`` (3.6 KiB of kernel
+  memory each, 519 MiB held under 256 MiB, and enough of them in epoll sets used up the per-user
+  epoll watch limit that other workers' programs and the host's processes share); every other
+  family is kernel surface no program needs (netlink, packet, alg, ...);
 * answers EPERM to ``clone`` with a namespace flag (the flags are its first argument), to
   ``personality`` other than the query (0xffffffff) and ``PER_LINUX`` (0), to ``setsockopt``
   setting a socket's buffer size (``SOCKET_BUFFER_OPTIONS``; the default sizes stay), and to
@@ -64,7 +67,7 @@ PERSONALITY_ALLOWED = (0xFFFFFFFF, 0)  # query the current persona; PER_LINUX
 SELF_ONLY = ("sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr")
 PRIO_PROCESS, IOPRIO_WHO_PROCESS = 0, 1
 SOL_SOCKET = 1
-SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6
+SOCKET_FAMILIES = (1,)  # AF_UNIX
 SIGCHLD = 17  # on x86_64 and aarch64
 # socket buffer sizes above the system default: 640 sockets filled at 4 MiB each held 3.9 GB
 SOCKET_BUFFER_OPTIONS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
@@ -102,6 +105,10 @@ DENIED: tuple[str, ...] = (
     # nothing bounds them (8192 x 64 KiB held 1 GiB of kernel memory, and they outlived the
     # program: a channel to the next one); programs have no use for them
     "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+    # page references in pipe slots, in no process's memory: vmsplice-d (then unmapped) huge pages
+    # held 1.5 GiB under 256 MiB; splice/tee of 1 byte per 2 MiB of an exposed file pinned its
+    # page cache (Python's own file copies use sendfile or read/write)
+    "vmsplice", "splice", "tee",
 )
 
 # Numbers from the kernel's arch/x86/entry/syscalls/syscall_64.tbl ...
@@ -119,7 +126,8 @@ X86_64: dict[str, int] = {
     "vhangup": 153, "nfsservctl": 180, "uselib": 134, "iopl": 172, "ioperm": 173, "modify_ldt": 154,
     "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68, "semget": 64, "io_setup": 206,
     "inotify_init": 253, "inotify_init1": 294, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
-    "setxattrat": 463, "socket": 41, "socketpair": 53, "rt_sigaction": 13,
+    "setxattrat": 463, "socket": 41, "socketpair": 53, "rt_sigaction": 13, "vmsplice": 278, "splice": 275,
+    "tee": 276,
     "clone": 56, "clone3": 435, "personality": 135, "setsockopt": 54, "prlimit64": 302,
     "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203,
     "ioprio_set": 251, "sched_setattr": 314,
@@ -141,7 +149,8 @@ AARCH64: dict[str, int] = {
     "inotify_init1": 26, "setsockopt": 208, "prlimit64": 261,
     "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setaffinity": 122,
     "ioprio_set": 30, "sched_setattr": 274, "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7,
-    "setxattrat": 463, "socket": 198, "socketpair": 199, "rt_sigaction": 134,
+    "setxattrat": 463, "socket": 198, "socketpair": 199, "rt_sigaction": 134, "vmsplice": 75, "splice": 76,
+    "tee": 77,
 }
 ARCHES: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (AUDIT_ARCH_X86_64, X86_64),

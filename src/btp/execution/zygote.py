@@ -195,6 +195,9 @@ def _await(child: Child, nonce: str, deadline: Deadline, cap: int) -> list:
         if frame is not None:
             if not (isinstance(frame, list) and len(frame) >= 2 and frame[0] == nonce):
                 raise Death("error")  # forged or corrupted result channel
+            if time.monotonic() >= child.next_check:  # also after a long parse: no select came
+                _check_usage(child)  # between (a program computed meanwhile, past its budget)
+                child.next_check = time.monotonic() + POLL
             return frame[1:]
         if dead or (child.reader.eof and child.out_eof):
             raise Death("dead")
@@ -334,24 +337,29 @@ def _wait_time(child: Child | None, deadline: Deadline) -> float:
 
 
 def _check_usage(child: Child) -> None:
-    memory, cpu = program_usage(child.forker.pid)
+    memory, cpu = program_usage(child.pid, child.forker.pid)
     if memory > child.memory:
         raise Death("memory")
     if cpu > child.budget:
         raise Death("timeout")
 
 
-def program_usage(template_pid: int) -> tuple[int, float]:
+def program_usage(program_pid: int, template_pid: int) -> tuple[int, float]:
     """What the program holds and has used: (bytes of memory, CPU seconds), over every process in
     this PID namespace but PID 1 and the template.
 
-    Memory: resident anonymous and shared memory and page tables. ``RLIMIT_DATA`` alone bounds
-    none of it reliably: it counts writable private mappings, so a filled mapping made read-only
+    Memory: resident anonymous and shared memory, page tables and swap (``MADV_PAGEOUT`` held
+    800 MiB in swap under 256 MiB), except the program process's
+    anonymous memory up to its data size (``VmData``), which ``RLIMIT_DATA`` bounds (so a program
+    that built 300 MB and forked a worker, which shares those pages, counts them once, and
+    ordinary single-process verdicts never depend on timing). ``RLIMIT_DATA`` alone bounds none
+    of the rest: it counts writable private mappings, so a filled mapping made read-only
     with ``mprotect`` leaves it (1.5 GiB were held under 256 MiB); ``MAP_SHARED`` anonymous memory,
     stack mappings (``MAP_GROWSDOWN``, a piece of the stack moved with ``mremap``) and page tables
     (a huge read-only mapping, read through, costs 4 KiB of them per 2 MiB and no RSS: 2.8 GB of
     kernel memory) are never data; and N forked processes get ``memory_mb`` each. Pages shared
-    between processes count in each of them.
+    between forked processes count in each of them. A process whose main thread exited has no
+    memory fields itself (its leader's ``mm`` is gone): a live thread's count.
 
     CPU: user + system time of each process and of the children it reaped (zombies and processes
     the program reaped included; the orphans PID 1 inherits stay zombies until the program is
@@ -365,11 +373,17 @@ def program_usage(template_pid: int) -> tuple[int, float]:
         if not name.isdigit() or name == "1" or int(name) == template_pid:
             continue
         try:
-            status, stat = _read(f"/proc/{name}/status"), _read(f"/proc/{name}/stat")
+            stat = _read(f"/proc/{name}/stat")
+            text = _memory_status(f"/proc/{name}")
+            if text is None:  # a zombie leader (its main thread exited): a live thread's
+                text = next(filter(None, (_memory_status(f"/proc/{name}/task/{tid}")
+                                          for tid in os.listdir(f"/proc/{name}/task"))), b"")
         except OSError:
             continue  # exited meanwhile
-        for field in (b"RssAnon", b"RssShmem", b"VmPTE"):
-            kb += linux.status_kb(status, field) or 0
+        anon = (linux.status_kb(text, b"RssAnon") or 0) + (linux.status_kb(text, b"VmSwap") or 0)
+        if int(name) == program_pid:  # beyond its data size: stack, read-only (mprotect-ed) memory
+            anon = max(0, anon - (linux.status_kb(text, b"VmData") or 0))
+        kb += anon + (linux.status_kb(text, b"RssShmem") or 0) + (linux.status_kb(text, b"VmPTE") or 0)
         fields = stat.rsplit(b")", 1)[-1].split()
         if len(fields) > 14:
             ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
@@ -382,6 +396,16 @@ def _read(path: str) -> bytes:
         return os.read(fd, 4096)
     finally:
         os.close(fd)
+
+
+def _memory_status(path: str) -> bytes | None:
+    """``path``'s status, or None if it has no memory of its own (a thread that exited; a process
+    whose main thread did)."""
+    try:
+        status = _read(f"{path}/status")
+    except OSError:
+        return None
+    return None if linux.status_kb(status, b"RssAnon") is None else status
 
 
 def _send(child: Child, obj, deadline: Deadline, cap: int) -> None:
@@ -461,7 +485,10 @@ class _Run:
         child.memory = req["memory_mb"] * 1024 * 1024
         child.budget = budget
         child.next_check = time.monotonic() + POLL  # programs done within POLL are never polled
-        child.reader.max_frame = child.memory + (1 << 16)  # its replies: values, statuses
+        # its replies: statuses, names, a value of VALUE_CAP characters (ASCII JSON, at most 2 bytes
+        # each once escaped again); more is a forged channel. It was memory_mb: the zygote, which no
+        # limit bounds, decoded 1 GB of "[]," into 25 GB of lists
+        child.reader.max_frame = min(child.memory, 4 * VALUE_CAP) + (1 << 20)
         nonce = os.urandom(16).hex()
         _send(child, {"nonce": nonce, "program": req["program"], "setup": req["setup"],
                       "entry_point": req["entry_point"], "cpu": max(budget, 0.01), "memory_mb": req["memory_mb"],
@@ -538,6 +565,11 @@ def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) ->
         except (Death, OSError) as e:
             deadline.bank()
             cause = _death_outcome(child, req, budget, e)
+            # its CPU and that of what it left (an exit0 per stdio test whose work a child did got
+            # a fresh budget each time; so did output printed while the zygote waited elsewhere)
+            used = child.cpu() + program_usage(0, forker.pid)[1]
+            if used > budget:
+                cause = "timeout"
             i = run.i
             if i < run.n and run.tests[i][0] == "stdio" and cause != "timeout":
                 if cause == "exit0":  # os._exit(0) after printing: judge what it printed
@@ -549,8 +581,8 @@ def run_request(req: dict, child: Child | None, judge: Judge, forker: Forker) ->
             else:
                 run.raw[i:] = [["error" if cause == "exit0" else cause]] * (run.n - i)
                 run.i = run.n
-        if run.i < run.n:  # died part-way (already reaped): charge its CPU to the budget
-            budget -= child.cpu()
+        if run.i < run.n:  # died part-way (already reaped): charge what it used to the budget
+            budget -= used
             child.close()
             child = None
             forker.kill_all()  # what it forked must not live on into the next test's process
