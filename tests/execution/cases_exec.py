@@ -58,6 +58,9 @@ CONTAINMENT = [
     # (the same value is written back, so a failure here harms no later case)
     ("write_proc_sys", BLOCKED, blocked_if(
         "p = '/proc/sys/kernel/pid_max'\nopen(p, 'w').write(open(p).read())"), [{P}]),
+    # PSI triggers: a side channel on the host's load
+    ("write_proc_pressure", BLOCKED, blocked_if(
+        "f = open('/proc/pressure/cpu', 'w')\nf.write('some 150000 1000000')\nf.flush()"), [{P}]),
     ("see_processes", BLOCKED, blocked_if(
         "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
         "if len(pids) > 3: raise RuntimeError('sees ' + str(pids))\n"
