@@ -60,7 +60,8 @@ CONTAINMENT = [
         "p = '/proc/sys/kernel/pid_max'\nopen(p, 'w').write(open(p).read())"), [{P}]),
     # PSI triggers: a side channel on the host's load
     ("write_proc_pressure", BLOCKED, blocked_if(
-        "f = open('/proc/pressure/cpu', 'w')\nf.write('some 150000 1000000')\nf.flush()"), [{P}]),
+        "import os\nfd = os.open('/proc/pressure/memory', os.O_RDWR | os.O_NONBLOCK)\n"
+        "os.write(fd, b'some 150000 2000000\\0')"), [{P}]),
     ("see_processes", BLOCKED, blocked_if(
         "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
         "if len(pids) > 3: raise RuntimeError('sees ' + str(pids))\n"
