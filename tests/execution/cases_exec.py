@@ -31,6 +31,15 @@ def blocked_if(body: str, errors: str = "OSError") -> str:
     return f"def f():\n    try:\n{indented}\n    except {errors}:\n        return 'blocked'\n    return 'escaped'\n"
 
 
+# memory outside RLIMIT_DATA: chunks of 128 MiB, filled, then made read-only (mprotect)
+HOLD_READONLY = (
+    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.mmap.restype = ctypes.c_void_p\n"
+    "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+    "def hold_readonly(chunks):\n    n = 128 << 20\n    for _ in range(chunks):\n"
+    "        p = libc.mmap(None, n, 3, 0x22, -1, 0)\n        ctypes.memset(p, 1, n)\n"
+    "        libc.mprotect(ctypes.c_void_p(p), ctypes.c_size_t(n), 1)\n")
+
+
 # (name, task, program, allowed outcomes per test)
 CONTAINMENT = [
     ("write_venv", BLOCKED, blocked_if("import sys, os\nopen(os.path.join(sys.prefix, 'pwned'), 'w').write('x')"), [{P}]),
@@ -112,11 +121,7 @@ CONTAINMENT = [
     # a filled mapping made read-only leaves RLIMIT_DATA (which counts writable private mappings)
     # but keeps its pages: 1.5 GiB were held under 256 MiB
     ("memory_mprotect_readonly", assert_task("assert candidate() == 1"),
-     "import ctypes, time\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.mmap.restype = ctypes.c_void_p\n"
-     "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
-     "def f():\n    n = 128 << 20\n    for _ in range(6):\n        p = libc.mmap(None, n, 3, 0x22, -1, 0)\n"
-     "        ctypes.memset(p, 1, n)\n        libc.mprotect(ctypes.c_void_p(p), ctypes.c_size_t(n), 1)\n"
-     "    time.sleep(5)\n    return 1\n", [{M}]),
+     HOLD_READONLY + "import time\ndef f():\n    hold_readonly(6)\n    time.sleep(5)\n    return 1\n", [{M}]),
     # page tables are memory too: reading a huge read-only mapping costs 4 KiB of them per 2 MiB and
     # no RSS (2.8 GB of kernel memory under 256 MiB before); 400 MiB of heap first, so that the
     # page tables that cross the 512 MiB limit take a fraction of the 2 s timeout
@@ -127,12 +132,8 @@ CONTAINMENT = [
     # a process whose main thread exited (a zombie leader) has no memory lines in /proc/<pid>/status:
     # its live thread held 1.5 GiB (made read-only) under 256 MiB
     ("memory_zombie_leader", assert_task("assert candidate() == 1"),
-     "import ctypes, os, platform, threading, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-     "libc.mmap.restype = ctypes.c_void_p\n"
-     "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
-     "def hog():\n    n = 128 << 20\n    for _ in range(6):\n        p = libc.mmap(None, n, 3, 0x22, -1, 0)\n"
-     "        ctypes.memset(p, 1, n)\n        libc.mprotect(ctypes.c_void_p(p), ctypes.c_size_t(n), 1)\n"
-     "    time.sleep(30)\n"
+     HOLD_READONLY + "import os, platform, threading, time\n"
+     "def hog():\n    hold_readonly(6)\n    time.sleep(30)\n"
      "def f():\n    if os.fork() == 0:\n        threading.Thread(target=hog).start()\n"
      "        libc.syscall(60 if platform.machine() == 'x86_64' else 93, 0)  # SYS_exit: this thread only\n"
      "    time.sleep(5)\n    return 1\n", [{M}]),
