@@ -123,12 +123,14 @@ CONTAINMENT = [
     ("memory_mprotect_readonly", assert_task("assert candidate() == 1"),
      HOLD_READONLY + "import time\ndef f():\n    hold_readonly(6)\n    time.sleep(5)\n    return 1\n", [{M}]),
     # page tables are memory too: reading a huge read-only mapping costs 4 KiB of them per 2 MiB and
-    # no RSS (2.8 GB of kernel memory under 256 MiB before); 400 MiB of heap first, so that the
-    # page tables that cross the 512 MiB limit take a fraction of the 2 s timeout
+    # no RSS (2.8 GB of kernel memory under 256 MiB before); in a child with 400 MiB of heap first
+    # (a forked process's heap counts in full), so that the page tables that cross the 512 MiB
+    # limit take a fraction of the 2 s timeout
     ("memory_page_tables", assert_task("assert candidate() == 1"),
-     "import mmap, time\ndef f():\n    heap = b'x' * (400 << 20)\n"
-     "    m = mmap.mmap(-1, 1 << 40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)\n"
-     "    for off in range(0, 1 << 40, 2 << 20):\n        m[off]\n    time.sleep(5)\n    return 1\n", [{M}]),
+     "import mmap, os, time\ndef f():\n    if os.fork() == 0:\n        heap = b'x' * (400 << 20)\n"
+     "        m = mmap.mmap(-1, 1 << 40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)\n"
+     "        for off in range(0, 1 << 40, 2 << 20):\n            m[off]\n        time.sleep(30)\n"
+     "    time.sleep(5)\n    return 1\n", [{M}]),
     # a process whose main thread exited (a zombie leader) has no memory lines in /proc/<pid>/status:
     # its live thread held 1.5 GiB (made read-only) under 256 MiB
     ("memory_zombie_leader", assert_task("assert candidate() == 1"),
