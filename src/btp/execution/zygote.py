@@ -195,10 +195,8 @@ def _await(child: Child, nonce: str, deadline: Deadline, cap: int) -> list:
         if frame is not None:
             if not (isinstance(frame, list) and len(frame) >= 2 and frame[0] == nonce):
                 raise Death("error")  # forged or corrupted result channel
-            if time.monotonic() >= child.next_check:  # also after a long parse: no select came
-                _check_usage(child)  # between (a program computed meanwhile, past its budget)
-                child.next_check = time.monotonic() + POLL
-            return frame[1:]
+            _poll(child, time.monotonic())  # also after a long parse: no select came between (a
+            return frame[1:]  # program computed meanwhile, past its budget)
         if dead or (child.reader.eof and child.out_eof):
             raise Death("dead")
         fds = [child.pidfd] + [fd for fd, eof in ((child.out_r, child.out_eof),
@@ -246,9 +244,8 @@ def _forked(spared: set, pid: int) -> bool:
     if any(n not in spared for n in os.listdir("/proc") if n.isdigit()):
         return True
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return int(fields[13]) + int(fields[14]) > 0  # cutime, cstime
-    except (OSError, IndexError, ValueError):
+        return sum(_cpu_ticks(_read(f"/proc/{pid}/stat"))[2:]) > 0  # cutime, cstime
+    except OSError:
         return False
 
 
@@ -330,10 +327,15 @@ def _wait_time(child: Child | None, deadline: Deadline) -> float:
     if child is None:
         return left
     now = time.monotonic()
+    _poll(child, now)
+    return min(left, child.next_check - now)
+
+
+def _poll(child: Child, now: float) -> None:
+    """Check ``child``'s program against its limits if POLL s have passed since the last check."""
     if now >= child.next_check:
         _check_usage(child)
         child.next_check = now + POLL
-    return min(left, child.next_check - now)
 
 
 def _check_usage(child: Child) -> None:
@@ -373,7 +375,7 @@ def program_usage(program_pid: int, template_pid: int) -> tuple[int, float]:
         if not name.isdigit() or name == "1" or int(name) == template_pid:
             continue
         try:
-            stat = _read(f"/proc/{name}/stat")
+            cpu = sum(_cpu_ticks(_read(f"/proc/{name}/stat")))
             text = _memory_status(f"/proc/{name}")
             if text is None:  # a zombie leader (its main thread exited): a live thread's
                 text = next(filter(None, (_memory_status(f"/proc/{name}/task/{tid}")
@@ -384,10 +386,14 @@ def program_usage(program_pid: int, template_pid: int) -> tuple[int, float]:
         if int(name) == program_pid:  # beyond its data size: stack, read-only (mprotect-ed) memory
             anon = max(0, anon - (linux.status_kb(text, b"VmData") or 0))
         kb += anon + (linux.status_kb(text, b"RssShmem") or 0) + (linux.status_kb(text, b"VmPTE") or 0)
-        fields = stat.rsplit(b")", 1)[-1].split()
-        if len(fields) > 14:
-            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        ticks += cpu
     return kb * 1024, ticks / TICK
+
+
+def _cpu_ticks(stat: bytes) -> list[int]:
+    """utime, stime, cutime, cstime (clock ticks) from a /proc/<pid>/stat text ([] if cut short)."""
+    fields = stat.rsplit(b")", 1)[-1].split()
+    return [int(f) for f in fields[11:15]] if len(fields) > 14 else []
 
 
 def _read(path: str) -> bytes:
